@@ -121,12 +121,16 @@ def run(args: argparse.Namespace) -> int:
         f"{len(config.stacks) * len(config.measurements())} measurements of {p.warmup_s:g}s warm-up + "
         f"{p.measure_s:g}s; server CPUs {config.server_cpus}, load CPUs {config.load_cpus}, "
         f"Locust workers {config.locust_workers}; estimate {config.estimate_s() / 60:.1f} min")
-    if config.load_cpus:
-        os.sched_setaffinity(0, config.load_cpus)  # keep this process off the server's CPUs
     observer = RichObserver(console, config)
     started = time.monotonic()
-    with observer.progress:
-        root, result = orchestrate(config, observer)
+    affinity = os.sched_getaffinity(0)
+    try:
+        if config.load_cpus:
+            os.sched_setaffinity(0, config.load_cpus)  # keep this process off the server's CPUs
+        with observer.progress:
+            root, result = orchestrate(config, observer)
+    finally:
+        os.sched_setaffinity(0, affinity)
     print_summary(console, root)
     failed = [s.stack for s in result.stacks if s.status == "failed"]
     console.print(f"wall time {time.monotonic() - started:.0f}s (estimate {config.estimate_s():.0f}s); "
