@@ -7,12 +7,16 @@ STACK ?= fastapi_batcher
 HOST ?= 127.0.0.1
 PORT ?=
 MODEL ?= default
+WORKLOAD ?=
+PROFILE ?= full
 
 .DEFAULT_GOAL := help
-.PHONY: help install model test lint serve stacks bench-all readme
+.PHONY: help install model test lint serve stacks bench-all bench bench-quick readme
 
 help:
-	@echo "make bench-all   measure every stack (installs on first use)"
+	@echo "make bench-all   measure every stack, full profile (installs on first use)"
+	@echo "make bench-quick one short look at every stack (~3 min)"
+	@echo "make bench STACK=<name> [WORKLOAD=<name>] [PROFILE=full|quick] [MODEL=default]"
 	@echo "make test        install and run unit + integration tests"
 	@echo "make serve STACK=<name> [PORT=8000] [HOST=127.0.0.1] [MODEL=default]"
 	@echo "make stacks      list the registered stacks and their knobs"
@@ -46,7 +50,16 @@ serve: $(STAMP)
 
 bench-all: $(STAMP)
 	$(BIN)/python -m shared_model.training --all
-	$(BIN)/servebench quickbench
+	$(BIN)/servebench run --profile full --model $(MODEL)
+
+bench-quick: $(STAMP)
+	$(BIN)/python -m shared_model.training --all
+	$(BIN)/servebench run --profile quick --model $(MODEL)
+
+bench: $(STAMP)
+	$(BIN)/python -m shared_model.training --all
+	$(BIN)/servebench run --profile $(PROFILE) --model $(MODEL) --stacks $(STACK) \
+		$(if $(WORKLOAD),--workloads $(WORKLOAD))
 
 readme: $(STAMP)
 	$(BIN)/python -m servebench.readme

@@ -9,7 +9,7 @@ import sys
 
 from servebench.errors import UserError
 
-COMMANDS: tuple[str, ...] = ("stacks", "serve", "run", "quickbench")
+COMMANDS: tuple[str, ...] = ("stacks", "serve", "run")
 
 
 def build_parser() -> argparse.ArgumentParser:
