@@ -19,7 +19,7 @@ from typing import Any
 
 import psutil
 
-from loadtests.sampling import ProcessSource, Sample, Sampler
+from loadtests.sampling import CpuSample, ProcessSource, Sample, Sampler
 from servers.process import REPO_ROOT, free_port
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
@@ -43,6 +43,7 @@ class LocustRun:
     exit_codes: list[int | None]
     output: dict[str, Any] | None
     samples: dict[str, list[Sample]] = field(default_factory=dict)
+    cpu_samples: list[CpuSample] = field(default_factory=list)
     timed_out: bool = False
 
 
@@ -108,4 +109,5 @@ def run_locust(plan: dict[str, Any], users: int, settings: GeneratorSettings, ou
         for proc in procs:
             _stop_group(proc)
     output = json.loads(output_path.read_text()) if output_path.exists() else None
-    return LocustRun(argvs, [p.returncode for p in procs], output, sampler.samples, timed_out)
+    return LocustRun(argvs, [p.returncode for p in procs], output, sampler.samples, sampler.cpus,
+                     timed_out)

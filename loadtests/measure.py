@@ -18,6 +18,10 @@ from servebench.results.schema import KindStats, Latency, Phase, Record, Resourc
 from servers.process import ServerProcess, tail
 from shared_model.cases import GoldenCase
 
+# Other processes' share of the server CPUs above which a measurement is flagged: on a shared
+# machine the server may not have had its CPU to itself.
+CONTENTION_PERCENT = 20.0
+
 
 class MeasurementFailed(RuntimeError):
     """Locust produced no result; carries the tail of its log."""
@@ -61,15 +65,19 @@ def phase(data: dict[str, Any], nominal_s: float) -> Phase:
                  rps=ok / duration if duration > 0 else 0.0, latency=latency(combined), kinds=kinds)
 
 
-def resources(run: LocustRun, start: float, end: float) -> Resources | None:
+def resources(run: LocustRun, start: float, end: float, settings: GeneratorSettings,
+              server_cpus: Sequence[int] | None) -> Resources | None:
     server = sampling.usage(run.samples.get("server", []), start, end)
     generator = sampling.usage(run.samples.get("generator", []), start, end)
     if server is None or generator is None:
         return None
+    busy = {name: sampling.cpus_busy(run.cpu_samples, cpus, start, end) if cpus else None
+            for name, cpus in (("server", server_cpus), ("load", settings.load_cpus))}
     return Resources(
         server_cpu_percent=server.cpu_percent, server_rss_mb=server.rss_max_bytes / 2**20,
         server_processes=server.processes, generator_cpu_percent=generator.cpu_percent,
         generator_max_process_cpu_percent=generator.max_process_cpu_percent,
+        server_cpus_busy_percent=busy["server"], load_cpus_busy_percent=busy["load"],
         samples=min(server.samples, generator.samples),
     )
 
@@ -89,6 +97,9 @@ def _flags(measured: Phase, warmup: Phase, users: int, res: Resources | None,
         flags.append("failures")
     if res is None:
         flags.append("no_resource_samples")
+    elif (res.server_cpus_busy_percent is not None
+          and res.server_cpus_busy_percent - res.server_cpu_percent > CONTENTION_PERCENT):
+        flags.append("cpu_contention")
     return flags
 
 
@@ -112,7 +123,8 @@ def measure(server: ServerProcess, workload: str, users: int, repeat: int, golde
     warmup = phase(out["phases"]["warmup"], settings.warmup_s)
     measured_data = out["phases"]["measured"]
     measured = phase(measured_data, settings.measure_s)
-    res = resources(run, measured_data["opened_at"], measured_data["drained_at"])
+    res = resources(run, measured_data["opened_at"], measured_data["drained_at"], settings.generator,
+                    server.cpus)
     metrics = server_metrics.delta(out["metrics_before"], out["metrics_after"])
     rows_locust = sum(measured.kinds[k].rows for k in PREDICTION_KINDS if k in measured.kinds)
     rows_server = server_metrics.success_rows(metrics)

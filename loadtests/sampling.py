@@ -64,13 +64,37 @@ def usage(samples: Sequence[Sample], start: float, end: float) -> WindowUsage | 
     )
 
 
+@dataclass(frozen=True)
+class CpuSample:
+    at: float
+    busy_s: tuple[float, ...]  # per CPU: seconds not idle so far
+    total_s: tuple[float, ...]
+
+
+def take_cpus() -> CpuSample:
+    per_cpu = psutil.cpu_times(percpu=True)
+    return CpuSample(time.time(), tuple(t.user + t.nice + t.system + t.irq + t.softirq + t.steal
+                                        for t in per_cpu), tuple(sum(t) for t in per_cpu))
+
+
+def cpus_busy(samples: Sequence[CpuSample], cpus: Sequence[int], start: float, end: float) -> float | None:
+    """How busy these CPUs were in [start, end], whoever kept them busy; 100 = one core."""
+    inside = [s for s in samples if start <= s.at <= end]
+    if len(inside) < 2 or not cpus:
+        return None
+    first, last = inside[0], inside[-1]
+    return sum(100 * (last.busy_s[c] - first.busy_s[c]) / max(1e-9, last.total_s[c] - first.total_s[c])
+               for c in cpus)
+
+
 class Sampler:
-    """Samples named process trees every `interval_s` in a background thread."""
+    """Samples named process trees, and every CPU, every `interval_s` in a background thread."""
 
     def __init__(self, sources: dict[str, ProcessSource], interval_s: float = 0.2) -> None:
         self.sources = sources
         self.interval_s = interval_s
         self.samples: dict[str, list[Sample]] = {name: [] for name in sources}
+        self.cpus: list[CpuSample] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="sampler", daemon=True)
 
@@ -78,6 +102,7 @@ class Sampler:
         while not self._stop.is_set():
             for name, source in self.sources.items():
                 self.samples[name].append(take(source()))
+            self.cpus.append(take_cpus())
             self._stop.wait(self.interval_s)
 
     def __enter__(self) -> Sampler:

@@ -114,6 +114,8 @@ class RichObserver(Observer):
 def run(args: argparse.Namespace) -> int:
     config = config_from(args)
     console = Console()
+    if not console.is_terminal:
+        console = Console(width=150)  # a log file or pipe: keep table rows on one line
     p = config.profile
     console.print(
         f"servebench run: profile {p.name}, model {config.model}, {len(config.stacks)} stacks x "

@@ -63,6 +63,10 @@ class Resources(_Model):
     server_processes: int
     generator_cpu_percent: float  # every Locust process together
     generator_max_process_cpu_percent: float  # the busiest single Locust process
+    # How busy the pinned CPUs were, whoever kept them busy (100 = one core): well above the
+    # server's own share means other processes competed for the server's CPUs.
+    server_cpus_busy_percent: float | None
+    load_cpus_busy_percent: float | None
     samples: int
 
 
@@ -102,7 +106,8 @@ class Record(_Model):
     resources: Resources | None
     server_metrics: ServerMetrics | None
     generator_bound: bool  # a Locust process was above the threshold: the numbers may be the client's
-    flags: list[str]  # generator_bound, not_drained, count_mismatch, users_short, ...
+    # generator_bound, cpu_contention, not_drained, count_mismatch, users_short, failures
+    flags: list[str]
     rows_locust: int  # successful predicted rows Locust counted in the measured phase
     rows_server: float | None  # the server's ml_predictions_total success delta
     raw_dir: str  # relative to the run directory
