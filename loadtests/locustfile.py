@@ -226,9 +226,13 @@ class Controller:
         self.env.runner.quit()
 
 
-def _scrape() -> str:
-    with urllib.request.urlopen(PLAN["host"] + PATHS["metrics"], timeout=10) as answer:
-        return answer.read().decode()
+def _scrape() -> str | None:
+    """The server's metrics text; None if it cannot answer (the orchestrator records why)."""
+    try:
+        with urllib.request.urlopen(PLAN["host"] + PATHS["metrics"], timeout=10) as answer:
+            return answer.read().decode()
+    except OSError:
+        return None
 
 
 @events.init.add_listener

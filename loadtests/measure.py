@@ -89,7 +89,9 @@ def _flags(measured: Phase, warmup: Phase, users: int, res: Resources | None,
         flags.append("generator_bound")
     if not (measured.drained and warmup.drained):
         flags.append("not_drained")
-    if rows_server is not None and rows_server != rows_locust:
+    if rows_server is None:
+        flags.append("no_server_metrics")
+    elif rows_server != rows_locust:
         flags.append("count_mismatch")
     if measured.users < users:
         flags.append("users_short")
@@ -125,9 +127,10 @@ def measure(server: ServerProcess, workload: str, users: int, repeat: int, golde
     measured = phase(measured_data, settings.measure_s)
     res = resources(run, measured_data["opened_at"], measured_data["drained_at"], settings.generator,
                     server.cpus)
-    metrics = server_metrics.delta(out["metrics_before"], out["metrics_after"])
+    scraped = out["metrics_before"] is not None and out["metrics_after"] is not None
+    metrics = server_metrics.delta(out["metrics_before"], out["metrics_after"]) if scraped else None
     rows_locust = sum(measured.kinds[k].rows for k in PREDICTION_KINDS if k in measured.kinds)
-    rows_server = server_metrics.success_rows(metrics)
+    rows_server = server_metrics.success_rows(metrics) if metrics else None
     bound = res is not None and res.generator_max_process_cpu_percent > settings.generator_bound_percent
     return Record(
         record_id=record_id, stack=server.stack.name, workload=workload, users=users, repeat=repeat,

@@ -120,10 +120,10 @@ def _run_stack(name: str, config: RunConfig, writer: RunWriter, golden: Sequence
                 if not server.alive():
                     raise server.failed(f"died during {error.reason}") from None
                 raise StackFailed(name, error.reason, error.log_tail) from None
+            state.records.append(record)  # kept even if the server died during it
+            observer.measurement_done(record)
             if not server.alive():
                 raise server.failed(f"died during {record.record_id}")
-            state.records.append(record)
-            observer.measurement_done(record)
     except StackFailed as error:
         state.reason, state.log_tail = error.reason, error.log_tail
     except Exception as error:  # an orchestrator fault must not cost the other stacks

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import signal
 from pathlib import Path
 
+import psutil
 import pytest
 
-from loadtests.orchestrate import RunConfig, default_cpus, orchestrate
+from loadtests.orchestrate import Observer, RunConfig, default_cpus, orchestrate
 from loadtests.recording import decode, percentiles_ms
 from loadtests.workloads import RUN_PROFILES
 from servebench.cli import main
@@ -100,3 +103,31 @@ def test_the_command_line_runs_and_prints_its_summary(tmp_path: Path, capsys: py
     (run_dir,) = tmp_path.iterdir()
     (record,) = load_run(run_dir).records
     _assert_consistent(record)
+
+
+class _KillAfterFirstMeasurement(Observer):
+    """Kills the server under test once its first record is in, as a crash would."""
+
+    def __init__(self) -> None:
+        self.killed = False
+
+    def measurement_done(self, record: Record | None) -> None:
+        if self.killed or record is None:
+            return
+        for child in psutil.Process().children():
+            if " ".join(record.command).endswith(" ".join(child.cmdline())):
+                os.killpg(child.pid, signal.SIGKILL)
+                child.wait(timeout=10)
+                self.killed = True
+
+
+def test_a_stack_that_dies_during_the_run_keeps_its_records_and_the_run_goes_on(tmp_path: Path) -> None:
+    first, second = tuple(STACKS)[:2]
+    observer = _KillAfterFirstMeasurement()
+    root, run = orchestrate(_config(tmp_path, (first, second)), observer)
+    assert observer.killed
+    outcome = {s.stack: s for s in run.stacks}
+    assert outcome[first].status == "failed" and "died during" in (outcome[first].reason or "")
+    assert outcome[first].records == [f"{first}__single__u1__r1"]
+    assert outcome[second].status == "ok" and len(outcome[second].records) == len(TINY.users)
+    assert len(load_run(root).records) == 1 + len(TINY.users)
