@@ -18,8 +18,8 @@ from servebench.results.schema import KindStats, Latency, Phase, Record, Resourc
 from servers.process import ServerProcess, tail
 from shared_model.cases import GoldenCase
 
-# Other processes' share of the server CPUs above which a measurement is flagged: on a shared
-# machine the server may not have had its CPU to itself.
+# Other processes' share of the pinned CPUs (percent of one core) above which a measurement is
+# flagged: on a shared machine the server or Locust may not have had its CPUs to itself.
 CONTENTION_PERCENT = 20.0
 
 
@@ -99,9 +99,11 @@ def _flags(measured: Phase, warmup: Phase, users: int, res: Resources | None,
         flags.append("failures")
     if res is None:
         flags.append("no_resource_samples")
-    elif (res.server_cpus_busy_percent is not None
-          and res.server_cpus_busy_percent - res.server_cpu_percent > CONTENTION_PERCENT):
-        flags.append("cpu_contention")
+    else:
+        for name, busy, own in (("server", res.server_cpus_busy_percent, res.server_cpu_percent),
+                                ("load", res.load_cpus_busy_percent, res.generator_cpu_percent)):
+            if busy is not None and busy - own > CONTENTION_PERCENT:
+                flags.append(f"{name}_cpu_contention")
     return flags
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from servebench.results.schema import FLAGS
 from servebench.results.store import load_run
 from servebench.results.summary import Spread, summarize
 
@@ -26,10 +27,13 @@ def print_summary(console: Console, root: Path) -> None:
                   f"median (min-max) of {run.settings.repeats} repeat(s)")
     for column in ("stack", "workload", "users", "req/s", "p50 ms", "p99 ms", "errors", "flags"):
         table.add_column(column, justify="left" if column in ("stack", "workload", "flags") else "right")
-    for row in summarize(loaded.records):
+    rows = summarize(loaded.records)
+    for row in rows:
         table.add_row(row.stack, row.workload, str(row.users), _fmt(row.rps, 0), _fmt(row.p50_ms, 2),
                       _fmt(row.p99_ms, 2), f"{row.failures}/{row.requests}", ", ".join(row.flags))
     for outcome in run.stacks:
         if outcome.status == "failed":
             table.add_row(outcome.stack, "-", "-", "-", "-", "-", "-", f"FAILED: {outcome.reason}")
     console.print(table)
+    for flag in sorted({flag for row in rows for flag in row.flags}):
+        console.print(f"  {flag}: {FLAGS.get(flag, '')}", highlight=False)

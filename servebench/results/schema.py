@@ -22,6 +22,19 @@ SCHEMA_HISTORY: dict[int, str] = {
 }
 
 
+FLAGS: dict[str, str] = {
+    "generator_bound": "a Locust process used over 90 % of a core: the client may have been the limit",
+    "server_cpu_contention": "other processes used over 20 % of a core on the server's CPUs",
+    "load_cpu_contention": "other processes used over 20 % of a core on the load generator's CPUs",
+    "not_drained": "requests were still in flight at a phase boundary after the drain timeout",
+    "count_mismatch": "Locust's predicted rows differ from the server's ml_predictions_total delta",
+    "no_server_metrics": "/metrics did not answer at a phase boundary",
+    "users_short": "fewer users than declared were running when the measured phase began",
+    "failures": "some answers were wrong, malformed, errors or transport failures",
+    "no_resource_samples": "too few CPU/RSS samples fell inside the measured phase",
+}
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -106,8 +119,7 @@ class Record(_Model):
     resources: Resources | None
     server_metrics: ServerMetrics | None
     generator_bound: bool  # a Locust process was above the threshold: the numbers may be the client's
-    # generator_bound, cpu_contention, not_drained, count_mismatch, users_short, failures
-    flags: list[str]
+    flags: list[str]  # see FLAGS
     rows_locust: int  # successful predicted rows Locust counted in the measured phase
     rows_server: float | None  # the server's ml_predictions_total success delta
     raw_dir: str  # relative to the run directory
