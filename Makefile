@@ -9,7 +9,7 @@ PORT ?=
 MODEL ?= default
 
 .DEFAULT_GOAL := help
-.PHONY: help install model test lint serve stacks bench-all readme
+.PHONY: help install model test lint serve stacks bench-all readme check-regression baseline
 
 help:
 	@echo "make bench-all   measure every stack (installs on first use)"
@@ -50,3 +50,13 @@ bench-all: $(STAMP)
 
 readme: $(STAMP)
 	$(BIN)/python -m servebench.readme
+
+# Latency gate: compares with the committed results/baseline.json (exit 0 pass, 1 regression,
+# 2 could not measure). `make baseline` re-measures it on this machine.
+check-regression: $(STAMP)
+	$(BIN)/python -m shared_model.training --all
+	$(BIN)/servebench check
+
+baseline: $(STAMP)
+	$(BIN)/python -m shared_model.training --all
+	$(BIN)/servebench baseline

@@ -9,7 +9,7 @@ import sys
 
 from servebench.errors import UserError
 
-COMMANDS: tuple[str, ...] = ("stacks", "serve", "quickbench")
+COMMANDS: tuple[str, ...] = ("stacks", "serve", "quickbench", "check")
 
 
 def build_parser() -> argparse.ArgumentParser:
