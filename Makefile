@@ -11,7 +11,7 @@ WORKLOAD ?=
 PROFILE ?= full
 
 .DEFAULT_GOAL := help
-.PHONY: help install model test lint serve stacks bench-all bench bench-quick readme
+.PHONY: help install model test lint serve stacks bench-all bench bench-quick readme check-regression baseline
 
 help:
 	@echo "make bench-all   measure every stack, full profile (installs on first use)"
@@ -63,3 +63,13 @@ bench: $(STAMP)
 
 readme: $(STAMP)
 	$(BIN)/python -m servebench.readme
+
+# Latency gate: compares with the committed results/baseline.json (exit 0 pass, 1 regression,
+# 2 could not measure). `make baseline` re-measures it on this machine.
+check-regression: $(STAMP)
+	$(BIN)/python -m shared_model.training --all
+	$(BIN)/servebench check
+
+baseline: $(STAMP)
+	$(BIN)/python -m shared_model.training --all
+	$(BIN)/servebench baseline

@@ -9,7 +9,7 @@ import sys
 
 from servebench.errors import UserError
 
-COMMANDS: tuple[str, ...] = ("stacks", "serve", "run", "show")
+COMMANDS: tuple[str, ...] = ("stacks", "serve", "run", "show", "check")
 
 
 def build_parser() -> argparse.ArgumentParser:
