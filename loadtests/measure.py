@@ -12,7 +12,7 @@ from hdrh.histogram import HdrHistogram
 
 from loadtests import sampling, server_metrics
 from loadtests.generator import GeneratorSettings, LocustRun, run_locust
-from loadtests.recording import RESOLUTION, PhaseTally, encode, new_histogram, percentiles_ms
+from loadtests.recording import RESOLUTION, PhaseTally, add, encode, new_histogram, percentiles_ms
 from loadtests.workloads import PREDICTION_KINDS
 from servebench.results.schema import KindStats, Latency, Phase, Record, Resources
 from servers.process import ServerProcess, tail
@@ -49,20 +49,22 @@ def latency(histogram: HdrHistogram) -> Latency:
 def phase(data: dict[str, Any], nominal_s: float) -> Phase:
     tally = PhaseTally()
     tally.merge(data["tally"])
-    combined = new_histogram()
+    combined, combined_failed = new_histogram(), new_histogram()
     failures: Counter[str] = Counter()
     kinds = {}
-    for kind, kind_tally in sorted(tally.kinds.items()):
-        combined.add(kind_tally.histogram)
-        failures.update(kind_tally.failures)
-        kinds[kind] = KindStats(requests=kind_tally.requests, rows=kind_tally.rows,
-                                failures=dict(kind_tally.failures), latency=latency(kind_tally.histogram))
+    for kind, kt in sorted(tally.kinds.items()):
+        add(combined, kt.histogram)
+        add(combined_failed, kt.failed_histogram)
+        failures.update(kt.failures)
+        kinds[kind] = KindStats(requests=kt.requests, rows=kt.rows, failures=dict(kt.failures),
+                                latency=latency(kt.histogram), failed_latency=latency(kt.failed_histogram))
     requests = sum(k.requests for k in kinds.values())
     duration = (tally.last_end - tally.first_start) if tally.first_start and tally.last_end else 0.0
     ok = requests - sum(failures.values())
     return Phase(users=data["users"], nominal_s=nominal_s, duration_s=duration,
                  drained=data["drained"], requests=requests, failures=dict(failures),
-                 rps=ok / duration if duration > 0 else 0.0, latency=latency(combined), kinds=kinds)
+                 rps=ok / duration if duration > 0 else 0.0, latency=latency(combined),
+                 failed_latency=latency(combined_failed), kinds=kinds)
 
 
 def resources(run: LocustRun, start: float, end: float, settings: GeneratorSettings,

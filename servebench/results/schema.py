@@ -18,7 +18,8 @@ from pydantic import BaseModel, ConfigDict
 SCHEMA_VERSION = 1
 SCHEMA_HISTORY: dict[int, str] = {
     1: "first format: run.json plus one record per stack x workload x users x repeat; latency as "
-       "base64 HdrHistograms in microseconds, warm-up and measured phases kept apart",
+       "base64 HdrHistograms in microseconds (successful and failed answers apart), warm-up and "
+       "measured phases kept apart",
 }
 
 
@@ -55,7 +56,8 @@ class KindStats(_Model):
     requests: int
     rows: int  # predicted rows in successful answers
     failures: dict[str, int]  # by kind: status_503, wrong_class, schema, transport_...
-    latency: Latency
+    latency: Latency  # successful answers
+    failed_latency: Latency  # failed answers, kept apart
 
 
 class Phase(_Model):
@@ -65,8 +67,9 @@ class Phase(_Model):
     drained: bool  # every process reported no request in flight at the boundary
     requests: int
     failures: dict[str, int]
-    rps: float  # answered requests per second over duration_s
-    latency: Latency  # all kinds together
+    rps: float  # successful answers per second over duration_s
+    latency: Latency  # successful answers of all kinds together
+    failed_latency: Latency
     kinds: dict[str, KindStats]
 
 
