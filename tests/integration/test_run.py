@@ -17,7 +17,7 @@ from loadtests.workloads import RUN_PROFILES
 from servebench.cli import main
 from servebench.results.schema import Record
 from servebench.results.store import load_run
-from servers.registry import STACKS
+from servers.registry import STACKS, Stack
 
 TINY = dataclasses.replace(RUN_PROFILES["quick"], workloads=("single",), users=(1, 4),
                            warmup_s=0.5, measure_s=1.0, repeats=1, drain_timeout_s=10.0)
@@ -132,3 +132,22 @@ def test_a_stack_that_dies_during_the_run_keeps_its_records_and_the_run_goes_on(
     assert outcome[first].records == [f"{first}__single__u1__r1"]
     assert outcome[second].status == "ok" and len(outcome[second].records) == len(TINY.users)
     assert len(load_run(root).records) == 1 + len(TINY.users)
+
+
+def test_a_stack_whose_info_disagrees_with_the_registry_is_not_measured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = tuple(STACKS)[-1]
+    declared = STACKS[name]
+
+    class Misreporting(Stack):
+        def env(self) -> dict[str, str]:  # the server is told other knobs than the registry's
+            return {**super().env(), "SERVEBENCH_KNOBS": json.dumps({**self.knobs, "workers": 99})}
+
+    stack = Misreporting(**{f.name: getattr(declared, f.name) for f in dataclasses.fields(declared)})
+    monkeypatch.setattr("loadtests.orchestrate.STACKS", {**STACKS, name: stack})
+    root, run = orchestrate(_config(tmp_path, (name,)))
+    (outcome,) = run.stacks
+    assert outcome.status == "failed" and "info_knobs" in (outcome.reason or "")
+    assert [c.name for c in outcome.checks if not c.ok] == ["info_knobs"]
+    assert outcome.records == [] and not list((root / "locust").iterdir())
