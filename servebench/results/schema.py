@@ -23,16 +23,17 @@ SCHEMA_HISTORY: dict[int, str] = {
 }
 
 
-FLAGS: dict[str, str] = {
-    "generator_bound": "a Locust process used over 90 % of a core: the client may have been the limit",
-    "server_cpu_contention": "other processes used over 20 % of a core on the server's CPUs",
-    "load_cpu_contention": "other processes used over 20 % of a core on the load generator's CPUs",
-    "not_drained": "requests were still in flight at a phase boundary after the drain timeout",
-    "count_mismatch": "Locust's predicted rows differ from the server's ml_predictions_total delta",
-    "no_server_metrics": "/metrics did not answer at a phase boundary",
-    "users_short": "fewer users than declared were running when the measured phase began",
-    "failures": "some answers were wrong, malformed, errors or transport failures",
-    "no_resource_samples": "too few CPU/RSS samples fell inside the measured phase",
+# flag -> (one-letter code for narrow tables, meaning)
+FLAGS: dict[str, tuple[str, str]] = {
+    "generator_bound": ("G", "a Locust process used over 90 % of a core: the client may have been the limit"),
+    "server_cpu_contention": ("S", "other processes used over 20 % of a core on the server's CPUs"),
+    "load_cpu_contention": ("L", "other processes used over 20 % of a core on the load generator's CPUs"),
+    "not_drained": ("D", "requests were still in flight at a phase boundary after the drain timeout"),
+    "count_mismatch": ("C", "Locust's predicted rows differ from the server's ml_predictions_total delta"),
+    "no_server_metrics": ("M", "/metrics did not answer at a phase boundary"),
+    "users_short": ("U", "fewer users than declared were running when the measured phase began"),
+    "failures": ("F", "some answers were wrong, malformed, errors or transport failures"),
+    "no_resource_samples": ("R", "too few CPU/RSS samples fell inside the measured phase"),
 }
 
 

@@ -54,3 +54,5 @@ def test_every_flag_the_orchestrator_can_raise_is_explained() -> None:
     raised = set(re.findall(r'flags\.append\("([a-z_]+)"\)', source))
     raised |= {f"{side}_cpu_contention" for side in ("server", "load")}
     assert raised and raised <= set(FLAGS)
+    codes = [code for code, _ in FLAGS.values()]
+    assert len(codes) == len(set(codes))
