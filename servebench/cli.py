@@ -9,7 +9,7 @@ import sys
 
 from servebench.errors import UserError
 
-COMMANDS: tuple[str, ...] = ("stacks", "serve", "quickbench", "check")
+COMMANDS: tuple[str, ...] = ("stacks", "serve", "quickbench", "check", "robustness")
 
 
 def build_parser() -> argparse.ArgumentParser:
