@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from servebench.deploy import compose, grafana, k8s, prometheus_config
+from servebench.deploy import compose, docs, grafana, k8s, prometheus_config
 from servebench.deploy.container import CONTAINER_PORT, IMAGE
 from servebench.errors import UserError
+from servers.process import REPO_ROOT
 from servers.registry import get_stack
 
 COMPOSE_FILE = "docker-compose.yml"
@@ -16,6 +17,7 @@ DATASOURCE_FILE = "monitoring/grafana/provisioning/datasources/prometheus.yml"
 PROVIDER_FILE = "monitoring/grafana/provisioning/dashboards/servebench.yml"
 DASHBOARD_FILE = "monitoring/grafana/dashboards/servebench.json"
 K8S_DIR = "deploy/k8s"
+DOCS_FILE = "docs/service.md"  # only its stacks block is generated
 
 
 def header(command: str) -> str:
@@ -25,9 +27,10 @@ def header(command: str) -> str:
     )
 
 
-def compose_files() -> dict[str, str]:
+def compose_files(root: Path = REPO_ROOT) -> dict[str, str]:
     head = header("compose")
     return {
+        DOCS_FILE: docs.update((root / DOCS_FILE).read_text()),
         COMPOSE_FILE: compose.render(head),
         PROMETHEUS_FILE: prometheus_config.render(
             prometheus_config.compose_targets(CONTAINER_PORT), header=head
