@@ -15,7 +15,7 @@ SYSDEPS_PKGS := prometheus docker-compose
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help install sysdeps model test lint serve stacks bench-all monitor compose image
+.PHONY: help install sysdeps model test lint serve stacks bench-all readme monitor compose image
 
 help:
 	@echo "make bench-all   measure every stack (installs on first use)"
@@ -68,6 +68,9 @@ serve: $(STAMP)
 bench-all: $(STAMP)
 	$(BIN)/python -m shared_model.training --all
 	$(BIN)/servebench quickbench
+
+readme: $(STAMP)
+	$(BIN)/python -m servebench.readme
 
 monitor: $(STAMP) sysdeps
 	$(BIN)/servebench monitor $(foreach target,$(TARGETS),--target $(target))
