@@ -1,0 +1,154 @@
+"""Dynamic batching on an asyncio loop: concurrent callers share one model call.
+
+Design:
+- One model thread. While it computes batch k, requests keep arriving and queue up; when
+  it is free, everything queued (up to max_batch_size rows) becomes batch k+1. Under load
+  batches grow by themselves; when idle a lone request is dispatched at once.
+- max_wait_ms is only spent when other requests are already *on their way* (their handler
+  started but their body is still being parsed): waiting for them is cheap and fills the
+  batch. It is never spent on an empty pipeline.
+- The queue is bounded: a full queue rejects at once instead of growing latency forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared_model.predictor import Predictions
+
+
+class QueueFull(Exception):
+    """The batcher's queue holds max_queue rows already."""
+
+
+@dataclass
+class _Pending:
+    rows: Sequence[Any]
+    future: asyncio.Future[Predictions]
+    enqueued: float = field(default_factory=time.perf_counter)
+
+
+@dataclass
+class BatcherStats:
+    submitted: int = 0  # calls to submit()
+    rows: int = 0
+    batches: int = 0  # model calls
+    rejected: int = 0
+    failed_batches: int = 0
+
+
+class Batcher:
+    def __init__(
+        self,
+        infer: Callable[[Sequence[Any]], Predictions],
+        max_batch_size: int = 64,
+        max_wait_ms: float = 2.0,
+        max_queue: int = 1024,
+        on_queue_wait: Callable[[float], None] | None = None,
+    ) -> None:
+        if max_batch_size < 1 or max_queue < 1 or max_wait_ms < 0:
+            raise ValueError("max_batch_size and max_queue must be >= 1, max_wait_ms >= 0")
+        self._infer = infer
+        self.max_batch_size = max_batch_size
+        self.max_wait_s = max_wait_ms / 1000
+        self.max_queue = max_queue
+        self._on_queue_wait = on_queue_wait
+        self._queue: deque[_Pending] = deque()
+        self._queued_rows = 0
+        self._incoming = 0
+        self._changed = asyncio.Event()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
+        self._task: asyncio.Task[None] | None = None
+        self.stats = BatcherStats()
+
+    @property
+    def queued_rows(self) -> int:
+        return self._queued_rows
+
+    @contextmanager
+    def arrival(self) -> Iterator[None]:
+        """Wrap body reading and parsing, so the dispatcher knows a request is on its way."""
+        self._incoming += 1
+        try:
+            yield
+        finally:
+            self._incoming -= 1
+            self._changed.set()
+
+    async def submit(self, rows: Sequence[Any]) -> Predictions:
+        """Predict `rows` as part of whatever batch forms; raises QueueFull when full."""
+        if self._queued_rows + len(rows) > self.max_queue:
+            self.stats.rejected += 1
+            raise QueueFull
+        pending = _Pending(rows, asyncio.get_running_loop().create_future())
+        self._queue.append(pending)
+        self._queued_rows += len(rows)
+        self.stats.submitted += 1
+        self._changed.set()
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._dispatch())
+        return await pending.future
+
+    async def _dispatch(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._queue:
+            await self._gather_stragglers(loop)
+            batch = self._take()
+            rows = [row for pending in batch for row in pending.rows]
+            started = time.perf_counter()
+            if self._on_queue_wait:
+                for pending in batch:
+                    self._on_queue_wait(started - pending.enqueued)
+            self.stats.batches += 1
+            self.stats.rows += len(rows)
+            try:
+                result = await loop.run_in_executor(self._executor, self._infer, rows)
+            except Exception as exc:  # only this batch's callers fail
+                self.stats.failed_batches += 1
+                for pending in batch:
+                    if not pending.future.done():
+                        pending.future.set_exception(exc)
+                continue
+            start = 0
+            for pending in batch:
+                end = start + len(pending.rows)
+                if not pending.future.done():
+                    pending.future.set_result(
+                        Predictions(result.classes[start:end], result.proba[start:end])
+                    )
+                start = end
+
+    async def _gather_stragglers(self, loop: asyncio.AbstractEventLoop) -> None:
+        deadline = loop.time() + self.max_wait_s
+        while self._incoming and self._queued_rows < self.max_batch_size:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return
+            self._changed.clear()
+            try:
+                await asyncio.wait_for(self._changed.wait(), remaining)
+            except TimeoutError:
+                return
+
+    def _take(self) -> list[_Pending]:
+        batch = [self._queue.popleft()]
+        size = len(batch[0].rows)
+        while self._queue and size + len(self._queue[0].rows) <= self.max_batch_size:
+            pending = self._queue.popleft()
+            batch.append(pending)
+            size += len(pending.rows)
+        self._queued_rows -= size
+        return batch
+
+    async def close(self) -> None:
+        """Finish what is queued, then stop the model thread."""
+        if self._task is not None:
+            await asyncio.shield(self._task)
+        self._executor.shutdown(wait=True)

@@ -1,0 +1,222 @@
+"""One FastAPI app for three inference modes: inline, thread pool, dynamic batcher.
+
+Bodies are read once and validated once (`model_validate_json` on the raw bytes), and
+answers are encoded with orjson: the per-request path does no redundant parsing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, Literal
+
+import anyio.to_thread
+from fastapi import FastAPI, Request
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import Response
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from servers import metrics
+from servers.batcher import Batcher, QueueFull
+from servers.contract import (
+    JSON,
+    MAX_BODY_BYTES,
+    ContractError,
+    batch_payload,
+    check_declared_length,
+    check_media_type,
+    new_request_id,
+    overloaded,
+    parse_batch,
+    parse_single,
+    single_payload,
+    status_error,
+    too_large,
+)
+from servers.registry import PATHS
+from servers.service import ModelService
+from shared_model.predictor import Predictions
+from shared_model.schemas import (
+    BatchPredictRequest,
+    BatchPredictResponse,
+    ErrorBody,
+    PredictRequest,
+    PredictResponse,
+)
+
+Mode = Literal["inline", "threadpool", "batcher"]
+log = logging.getLogger("servebench.fastapi")
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody} for code in (413, 415, 422, 503)
+}
+
+
+_REF = "#/components/schemas/{model}"
+
+
+def _json_body(model: type[BaseModel]) -> dict[str, Any]:
+    """OpenAPI for a body we parse ourselves (keeps /docs and API fuzzers informed)."""
+    schema = {"$ref": _REF.format(model=model.__name__)}
+    return {"requestBody": {"required": True, "content": {JSON: {"schema": schema}}}}
+
+
+def _with_request_schemas(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
+            _, definitions = models_json_schema(
+                [(PredictRequest, "validation"), (BatchPredictRequest, "validation")],
+                ref_template=_REF,
+            )
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(
+                definitions["$defs"]
+            )
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    return openapi
+
+
+async def _read_body(request: Request) -> bytes:
+    check_media_type(request.headers.get("content-type"))
+    check_declared_length(request.headers.get("content-length"))
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise too_large()
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _error_response(error: ContractError, request_id: str | None = None) -> Response:
+    return Response(error.body(request_id), error.status, error.headers, media_type=JSON)
+
+
+def create_app(mode: Mode) -> FastAPI:
+    service = ModelService()
+    knobs = service.knobs
+    batcher: Batcher | None = None
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        nonlocal batcher
+        if mode == "threadpool":
+            anyio.to_thread.current_default_thread_limiter().total_tokens = int(knobs["threads"])
+        if mode == "batcher":
+            batcher = Batcher(
+                service.infer,
+                max_batch_size=int(knobs["max_batch_size"]),
+                max_wait_ms=float(knobs["max_wait_ms"]),
+                max_queue=int(knobs["max_queue"]),
+                on_queue_wait=metrics.QUEUE_WAIT_SECONDS.observe,
+            )
+        service.start_loading()
+        yield
+        if batcher is not None:
+            await batcher.close()
+
+    app = FastAPI(
+        title=f"servebench: {service.title}",
+        version="1.0.0",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.service = service
+
+    async def infer_inline(rows: Sequence[Any]) -> Predictions:
+        return service.infer(rows)  # deliberately blocks the event loop
+
+    async def infer_threadpool(rows: Sequence[Any]) -> Predictions:
+        return await run_in_threadpool(service.infer, rows)
+
+    async def infer_batched(rows: Sequence[Any]) -> Predictions:
+        assert batcher is not None
+        service.require()
+        try:
+            return await batcher.submit(rows)
+        except QueueFull:
+            raise overloaded() from None
+
+    infer: Callable[[Sequence[Any]], Awaitable[Predictions]] = {
+        "inline": infer_inline,
+        "threadpool": infer_threadpool,
+        "batcher": infer_batched,
+    }[mode]
+
+    async def parsed(request: Request, parse: Callable[[bytes], Any]) -> Any:
+        if batcher is None:
+            return parse(await _read_body(request))
+        with batcher.arrival():
+            return parse(await _read_body(request))
+
+    @app.post(PATHS["predict"], response_model=PredictResponse, responses=_ERRORS,
+              openapi_extra=_json_body(PredictRequest))
+    async def predict(request: Request) -> Response:
+        try:
+            row = await parsed(request, parse_single)
+            result = await infer([row])
+        except ContractError as error:
+            metrics.ERRORS.labels("single", error.error).inc()
+            return _error_response(error)
+        metrics.PREDICTIONS.labels("single", "success").inc()
+        return Response(single_payload(result, service.require().version), media_type=JSON)
+
+    @app.post(PATHS["batch"], response_model=BatchPredictResponse, responses=_ERRORS,
+              openapi_extra=_json_body(BatchPredictRequest))
+    async def predict_batch(request: Request) -> Response:
+        try:
+            batch = await parsed(request, parse_batch)
+            result = await infer(batch.items)
+        except ContractError as error:
+            metrics.ERRORS.labels("batch", error.error).inc()
+            return _error_response(error)
+        metrics.PREDICTIONS.labels("batch", "success").inc(len(batch.items))
+        return Response(batch_payload(result, service.require().version), media_type=JSON)
+
+    @app.get(PATHS["model"], responses=_ERRORS)
+    async def model() -> dict[str, Any]:
+        return service.model_metadata()
+
+    @app.get(PATHS["info"])
+    async def info() -> dict[str, Any]:
+        return service.info()
+
+    @app.get(PATHS["health"])
+    async def health() -> dict[str, Any]:
+        return service.health()
+
+    @app.get(PATHS["ready"], responses=_ERRORS)
+    async def ready() -> dict[str, Any]:
+        return service.readiness()
+
+    @app.get(PATHS["metrics"], include_in_schema=False)
+    async def prometheus() -> Response:
+        body, content_type = metrics.render()
+        return Response(body, media_type=content_type)
+
+    @app.exception_handler(ContractError)
+    async def contract_error(_: Request, error: ContractError) -> Response:
+        return _error_response(error)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> Response:
+        return _error_response(status_error(exc.status_code))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        request_id = new_request_id()
+        endpoint = "batch" if request.url.path == PATHS["batch"] else "single"
+        metrics.ERRORS.labels(endpoint, "internal_error").inc()
+        log.error("request %s failed", request_id, exc_info=exc)
+        return _error_response(status_error(500), request_id)
+
+    app.openapi = _with_request_schemas(app)  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,125 @@
+"""The model host every stack wraps: background loading, readiness, /info, timed model calls."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import threading
+import time
+from collections.abc import Sequence
+from importlib.metadata import version
+from typing import Any
+
+from servers import metrics
+from servers.contract import not_ready
+from servers.registry import get_stack
+from shared_model.features import to_matrix
+from shared_model.predictor import Predictions, Predictor
+from shared_model.profiles import profile_from_env
+
+log = logging.getLogger("servebench.service")
+
+EXIT_MODEL_LOAD_FAILED = 3
+
+
+class ModelService:
+    """Holds the predictor of one server process.
+
+    The model loads in a background thread so that liveness answers at once while
+    readiness (and predictions) answer 503 until the model is there.
+    """
+
+    def __init__(self) -> None:
+        self.stack_name = os.environ.get("SERVEBENCH_STACK", "unregistered")
+        stack = get_stack(self.stack_name) if self.stack_name != "unregistered" else None
+        declared = dict(stack.knobs) if stack else {}
+        self.knobs: dict[str, Any] = json.loads(os.environ.get("SERVEBENCH_KNOBS", "null")) or declared
+        self.title = stack.title if stack else self.stack_name
+        self.profile = profile_from_env()
+        self.started = time.time()
+        self.predictor: Predictor | None = None
+        self._loader: threading.Thread | None = None
+
+    def start_loading(self) -> None:
+        """Load in the background; a failure ends the process, with the reason in its log."""
+        if self._loader is None:
+            self._loader = threading.Thread(target=self._load_or_exit, name="model-loader", daemon=True)
+            self._loader.start()
+
+    def load(self) -> None:
+        """Load now, in this thread; a failure raises."""
+        delay = float(os.environ.get("SERVEBENCH_LOAD_DELAY_S", "0") or 0)
+        if delay:
+            time.sleep(delay)  # test knob: makes the not-ready window observable
+        self.predictor = Predictor.load(self.profile)
+        log.info("model %s loaded (sha256 %s)", self.profile.name, self.predictor.fingerprint)
+
+    def _load_or_exit(self) -> None:
+        try:
+            self.load()
+        except Exception:
+            log.critical("model load failed; exiting", exc_info=True)
+            logging.shutdown()
+            os._exit(EXIT_MODEL_LOAD_FAILED)
+
+    @property
+    def ready(self) -> bool:
+        return self.predictor is not None
+
+    def require(self) -> Predictor:
+        if self.predictor is None:
+            raise not_ready()
+        return self.predictor
+
+    def infer(self, rows: Sequence[Any]) -> Predictions:
+        """One model call for all rows, timed into the contract's histograms."""
+        predictor = self.require()
+        X = to_matrix(rows)
+        started = time.perf_counter()
+        result = predictor.predict_batch(X)
+        metrics.observe_model_call(len(X), time.perf_counter() - started)
+        return result
+
+    def health(self) -> dict[str, Any]:
+        return {"status": "alive", "uptime_s": round(time.time() - self.started, 3)}
+
+    def readiness(self) -> dict[str, Any]:
+        predictor = self.require()
+        return {"status": "ready", "model_version": predictor.version}
+
+    def model_metadata(self) -> dict[str, Any]:
+        return self.require().metadata
+
+    def info(self) -> dict[str, Any]:
+        predictor = self.predictor
+        info: dict[str, Any] = {
+            "stack": self.stack_name,
+            "title": self.title,
+            "knobs": self.knobs,
+            "model": {
+                "profile": self.profile.name,
+                "sha256": predictor.fingerprint if predictor else None,
+                "version": predictor.version if predictor else None,
+                "loaded": predictor is not None,
+            },
+            "pid": os.getpid(),
+            "python": platform.python_version(),
+            "blas_threads": {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")},
+            "versions": _versions(),
+        }
+        if predictor and predictor.slowdown_us:
+            info["injected_slowdown_us_per_row"] = predictor.slowdown_us
+        return info
+
+
+def _versions() -> dict[str, str]:
+    names = ("fastapi", "uvicorn", "flask", "gunicorn", "bentoml", "litserve", "scikit-learn")
+    found = {}
+    for name in names:
+        try:
+            found[name] = version(name)
+        except Exception:
+            continue
+    return found
