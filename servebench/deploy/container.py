@@ -32,8 +32,9 @@ class Resources:
 def resources(stack: Stack) -> Resources:
     """One server core per stack (what the benchmark measures), memory by process count.
 
-    Every worker process holds its own copy of the model and the Python runtime (~150 MiB
-    measured with the default profile), so memory grows with the workers knob.
+    A server process with the default profile measured ~190 MiB RSS; each worker may hold
+    its own model and runtime, so the limit grows with the workers knob, with headroom
+    for the heavy profile.
     """
     workers = int(stack.knobs.get("workers", 1))
     memory = 256 + 256 * workers
