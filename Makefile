@@ -8,6 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?=
 MODEL ?= default
 TARGETS ?=
+PROM_PORT ?= 9090
 # Debian packages the tests and `make monitor` use: a real Prometheus (and promtool), and
 # docker-compose to validate the compose file (no Docker engine needed for `config`).
 SYSDEPS_CMDS := prometheus promtool docker-compose
@@ -24,7 +25,7 @@ help:
 	@echo "make stacks      list the registered stacks and their knobs"
 	@echo "make model       train the model artifacts (light, default, heavy)"
 	@echo "make lint        ruff"
-	@echo "make monitor [TARGETS='STACK=HOST:PORT ...']  Prometheus on 127.0.0.1:9090 scraping the stacks"
+	@echo "make monitor [TARGETS='STACK=HOST:PORT ...'] [PROM_PORT=9090]  Prometheus on loopback scraping the stacks"
 	@echo "make compose     re-render docker-compose.yml, monitoring/ and deploy/k8s/ from the registry"
 	@echo "make image       docker build the service image (needs a Docker engine)"
 	@echo "make sysdeps     apt-get install what the tests need, if missing"
@@ -73,7 +74,7 @@ readme: $(STAMP)
 	$(BIN)/python -m servebench.readme
 
 monitor: $(STAMP) sysdeps
-	$(BIN)/servebench monitor $(foreach target,$(TARGETS),--target $(target))
+	$(BIN)/servebench monitor --port $(PROM_PORT) $(foreach target,$(TARGETS),--target $(target))
 
 compose: $(STAMP)
 	$(BIN)/servebench compose

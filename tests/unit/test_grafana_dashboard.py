@@ -42,6 +42,13 @@ def test_contract_series_match_the_real_exposition() -> None:
     assert grafana.contract_series() <= exposed
 
 
+def test_every_query_is_per_stack_and_follows_the_stack_variable(dashboard) -> None:
+    variables = {v["name"] for v in dashboard["templating"]["list"]}
+    assert "stack" in variables
+    for expr in exprs(dashboard):
+        assert 'stack=~"$stack"' in expr and "by (stack" in expr, expr
+
+
 def test_dashboard_covers_every_contract_metric(dashboard) -> None:
     used = {name for expr in exprs(dashboard) for name in grafana.metric_names(expr)}
     for metric in CONTRACT_METRICS:
