@@ -16,7 +16,8 @@ SYSDEPS_PKGS := prometheus docker-compose
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help install sysdeps model test lint serve stacks bench-all readme monitor compose image
+.PHONY: help install sysdeps model test lint serve stacks bench-all readme check-regression baseline \
+	monitor compose image
 
 help:
 	@echo "make bench-all   measure every stack (installs on first use)"
@@ -72,6 +73,16 @@ bench-all: $(STAMP)
 
 readme: $(STAMP)
 	$(BIN)/python -m servebench.readme
+
+# Latency gate: compares with the committed results/baseline.json (exit 0 pass, 1 regression,
+# 2 could not measure). `make baseline` re-measures it on this machine.
+check-regression: $(STAMP)
+	$(BIN)/python -m shared_model.training --all
+	$(BIN)/servebench check
+
+baseline: $(STAMP)
+	$(BIN)/python -m shared_model.training --all
+	$(BIN)/servebench baseline
 
 monitor: $(STAMP) sysdeps
 	$(BIN)/servebench monitor --port $(PROM_PORT) $(foreach target,$(TARGETS),--target $(target))

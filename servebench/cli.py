@@ -9,7 +9,7 @@ import sys
 
 from servebench.errors import UserError
 
-COMMANDS: tuple[str, ...] = ("stacks", "serve", "quickbench", "compose", "k8s", "monitor")
+COMMANDS: tuple[str, ...] = ("stacks", "serve", "quickbench", "check", "compose", "k8s", "monitor")
 
 
 def build_parser() -> argparse.ArgumentParser:
