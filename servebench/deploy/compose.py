@@ -21,7 +21,7 @@ GRAFANA_PORT = 3000
 ALL_PROFILE = "all"
 # Published on the host's loopback only: exposing a port further is a deliberate edit.
 HOST_IP = "127.0.0.1"
-# Compose refuses to interpolate the file, so to start anything, while this is unset.
+# Unset or empty, it makes compose refuse the whole file: Grafana never gets a default password.
 GRAFANA_PASSWORD = "${GF_ADMIN_PASSWORD:?set GF_ADMIN_PASSWORD (copy .env.example to .env)}"
 
 
