@@ -1,1 +1,0 @@
-"""The single source of truth shared by every stack: features, schemas, model, test cases."""
