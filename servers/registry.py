@@ -103,6 +103,9 @@ _UVICORN = (
     "--timeout-graceful-shutdown", "{graceful_timeout_s}",
 )
 _UVICORN_KNOBS = {"workers": 1, "blas_threads": 1, "keepalive_s": 5, "graceful_timeout_s": 10}
+# Our non-blocking stacks bound their backlog (503 past max_inflight) and answer 504 past
+# request_timeout_s.
+_LIMITS = {"max_inflight": 256, "request_timeout_s": 10}
 
 _STACK_LIST: tuple[Stack, ...] = (
     Stack(
@@ -125,7 +128,8 @@ _STACK_LIST: tuple[Stack, ...] = (
     Stack(
         name="fastapi_inline",
         title="FastAPI, model called inline in async def (anti-pattern)",
-        description="The model runs on the event loop: every other request waits for it.",
+        description="The model runs on the event loop: every other request waits for it. It has "
+        "no in-flight limit or timeout because its blocked loop cannot see requests to refuse.",
         argv=(*_UVICORN, "servers.fastapi_inline:app"),
         knobs=_knobs(**_UVICORN_KNOBS),
         default_port=8002,
@@ -135,7 +139,7 @@ _STACK_LIST: tuple[Stack, ...] = (
         title="FastAPI, model in a thread pool",
         description="The loop parses and validates; the model runs in a bounded thread pool.",
         argv=(*_UVICORN, "servers.fastapi_threadpool:app"),
-        knobs=_knobs(**_UVICORN_KNOBS, threads=4),
+        knobs=_knobs(**_UVICORN_KNOBS, **_LIMITS, threads=4),
         default_port=8003,
     ),
     Stack(
@@ -144,7 +148,9 @@ _STACK_LIST: tuple[Stack, ...] = (
         description="Concurrent requests are coalesced into one model call in one model thread; "
         "no wait when idle, a bounded queue that answers 503 when full.",
         argv=(*_UVICORN, "servers.fastapi_batcher:app"),
-        knobs=_knobs(**_UVICORN_KNOBS, max_batch_size=64, max_wait_ms=2.0, max_queue=1024),
+        knobs=_knobs(
+            **_UVICORN_KNOBS, **_LIMITS, max_batch_size=64, max_wait_ms=2.0, max_queue=4096
+        ),
         default_port=8004,
     ),
 )
