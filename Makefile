@@ -9,9 +9,17 @@ PORT ?=
 MODEL ?= default
 WORKLOAD ?=
 PROFILE ?= full
+TARGETS ?=
+PROM_PORT ?= 9090
+# Debian packages the tests and `make monitor` use: a real Prometheus (and promtool), and
+# docker-compose to validate the compose file (no Docker engine needed for `config`).
+SYSDEPS_CMDS := prometheus promtool docker-compose
+SYSDEPS_PKGS := prometheus docker-compose
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help install model test lint serve stacks bench-all bench bench-quick readme check-regression baseline
+.PHONY: help install sysdeps model test lint serve stacks bench-all bench bench-quick readme check-regression baseline \
+	monitor compose image
 
 help:
 	@echo "make bench-all   measure every stack, full profile (installs on first use)"
@@ -22,6 +30,10 @@ help:
 	@echo "make stacks      list the registered stacks and their knobs"
 	@echo "make model       train the model artifacts (light, default, heavy)"
 	@echo "make lint        ruff"
+	@echo "make monitor [TARGETS='STACK=HOST:PORT ...'] [PROM_PORT=9090]  Prometheus on loopback scraping the stacks"
+	@echo "make compose     re-render docker-compose.yml, monitoring/ and deploy/k8s/ from the registry"
+	@echo "make image       docker build the service image (needs a Docker engine)"
+	@echo "make sysdeps     apt-get install what the tests need, if missing"
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,10 +43,21 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Idempotent: apt-get runs only when one of the commands is missing.
+sysdeps:
+	@missing=""; for cmd in $(SYSDEPS_CMDS); do command -v $$cmd >/dev/null || missing="$$missing $$cmd"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing$$missing (Debian: $(SYSDEPS_PKGS))"; \
+		$(SUDO) apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $(SYSDEPS_PKGS) && \
+		if command -v systemctl >/dev/null && systemctl is-active --quiet prometheus 2>/dev/null; then \
+			$(SUDO) systemctl disable --now prometheus; fi; \
+	fi
+
 model: $(STAMP)
 	$(BIN)/python -m shared_model.training --all
 
-test: $(STAMP)
+test: $(STAMP) sysdeps
 	$(BIN)/python -m shared_model.training --all
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
@@ -73,3 +96,13 @@ check-regression: $(STAMP)
 baseline: $(STAMP)
 	$(BIN)/python -m shared_model.training --all
 	$(BIN)/servebench baseline
+
+monitor: $(STAMP) sysdeps
+	$(BIN)/servebench monitor --port $(PROM_PORT) $(foreach target,$(TARGETS),--target $(target))
+
+compose: $(STAMP)
+	$(BIN)/servebench compose
+	$(BIN)/servebench k8s
+
+image:
+	docker build -t servebench:latest .

@@ -56,6 +56,7 @@ class Stack:
     # True: the port opens only once the model is loaded (not ready = connection refused);
     # False: liveness answers at once and readiness says 503 while the model loads.
     loads_before_listening: bool = False
+    openapi: str | None = None  # path of the OpenAPI document, if the stack publishes one
     python: str = field(default_factory=lambda: sys.executable)  # another venv if isolated
 
     def with_knobs(self, **overrides: Any) -> Stack:
@@ -133,6 +134,7 @@ _STACK_LIST: tuple[Stack, ...] = (
         argv=(*_UVICORN, "servers.fastapi_inline:app"),
         knobs=_knobs(**_UVICORN_KNOBS),
         default_port=8002,
+        openapi="/openapi.json",
     ),
     Stack(
         name="fastapi_threadpool",
@@ -141,6 +143,7 @@ _STACK_LIST: tuple[Stack, ...] = (
         argv=(*_UVICORN, "servers.fastapi_threadpool:app"),
         knobs=_knobs(**_UVICORN_KNOBS, **_LIMITS, threads=4),
         default_port=8003,
+        openapi="/openapi.json",
     ),
     Stack(
         name="fastapi_batcher",
@@ -152,6 +155,7 @@ _STACK_LIST: tuple[Stack, ...] = (
             **_UVICORN_KNOBS, **_LIMITS, max_batch_size=64, max_wait_ms=2.0, max_queue=4096
         ),
         default_port=8004,
+        openapi="/openapi.json",
     ),
 )
 
