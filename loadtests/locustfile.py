@@ -20,13 +20,13 @@ from typing import Any
 
 import gevent
 from gevent.event import Event
-from locust import FastHttpUser, constant, events
+from locust import FastHttpUser, constant, constant_throughput, events
 from locust.env import Environment
 from locust.exception import CatchResponseError
 from locust.runners import MasterRunner, WorkerRunner
 from pydantic import ValidationError
 
-from loadtests.recording import PhaseTally
+from loadtests.recording import PhaseTally, WindowTallies
 from loadtests.workloads import WORKLOADS, Step
 from shared_model.schemas import BatchPredictResponse, PredictResponse
 
@@ -50,6 +50,8 @@ class Gate:
         self.idle.set()
         self.in_flight = 0
         self.tallies = {"warmup": PhaseTally(), "measured": PhaseTally()}
+        # The measured phase cut into windows, when the plan asks for them (soak runs).
+        self.windows: WindowTallies | None = None
 
     def enter(self) -> str:
         self.open.wait()
@@ -147,6 +149,11 @@ def _task(step: Step) -> Callable[[ServebenchUser], None]:
     return lambda user: getattr(user, step.kind)()
 
 
+# Paced users (soak runs): each starts a task at most `user_rps` times a second, so the
+# offered rate is users x user_rps for as long as answers come back faster than the pace.
+if PLAN.get("user_rps"):
+    ServebenchUser.wait_time = constant_throughput(PLAN["user_rps"])
+
 # A list with each task repeated by its weight: what Locust makes of a weight dict at class
 # creation, done by hand because the mix is only known once the plan is read.
 ServebenchUser.tasks = [_task(step) for step in WORKLOAD.mix for _ in range(step.weight)]
@@ -164,6 +171,8 @@ def _on_request(context: dict[str, Any], response_time: float, start_time: float
             f"transport_{type(exception).__name__}")
     GATE.tallies[phase].record(context["sb_kind"], start_time, response_time,
                                context["sb_rows"], failure)
+    if phase == "measured" and GATE.windows is not None:
+        GATE.windows.record(context["sb_kind"], start_time, response_time, context["sb_rows"], failure)
 
 
 # ---- phase control: the load-side half runs in every process that has users ----
@@ -171,6 +180,8 @@ def _on_request(context: dict[str, Any], response_time: float, start_time: float
 def _apply(environment: Environment, data: dict[str, Any]) -> None:
     if data["action"] == "open":
         GATE.phase = data["phase"]
+        if data["phase"] == "measured" and PLAN.get("window_s"):
+            GATE.windows = WindowTallies(PLAN["window_s"], data["at"])
         GATE.open.set()
         return
     GATE.open.clear()
@@ -178,6 +189,7 @@ def _apply(environment: Environment, data: dict[str, Any]) -> None:
     environment.runner.send_message("sb_drained", {
         "seq": data["seq"], "drained": bool(drained), "in_flight": GATE.in_flight,
         "tally": GATE.tallies[GATE.phase].to_dict(),
+        "windows": GATE.windows.to_dict() if GATE.phase == "measured" and GATE.windows else None,
     })
 
 
@@ -210,9 +222,13 @@ class Controller:
             self.arrived.wait(timeout=0.5)
         replies = self.replies.get(seq, [])
         merged = PhaseTally()
+        windows = WindowTallies(PLAN["window_s"], 0.0) if PLAN.get("window_s") else None
         for reply in replies:
             merged.merge(reply["tally"])
+            if windows is not None and reply.get("windows"):
+                windows.merge(reply["windows"])
         return {"tally": merged.to_dict(), "paused_at": paused_at, "drained_at": time.time(),
+                "windows": windows.to_dict()["windows"] if windows else None,
                 "processes": len(replies), "expected_processes": self._expected(),
                 "drained": len(replies) == self._expected() and all(r["drained"] for r in replies)}
 
@@ -223,7 +239,8 @@ class Controller:
         before = _scrape()
         users = self.env.runner.user_count
         opened_at = time.time()
-        self.env.runner.send_message("sb_phase", {"action": "open", "phase": "measured", "seq": 2})
+        self.env.runner.send_message("sb_phase", {"action": "open", "phase": "measured", "seq": 2,
+                                                  "at": opened_at})
         gevent.sleep(PLAN["measure_s"])
         measured = {"opened_at": opened_at, "users": users, **self.pause(3)}
         after = _scrape()

@@ -109,16 +109,23 @@ def _flags(measured: Phase, warmup: Phase, users: int, res: Resources | None,
     return flags
 
 
+def locust_plan(server: ServerProcess, workload: str, seed: str, golden: Sequence[GoldenCase],
+                settings: MeasureSettings, **extra: Any) -> dict[str, Any]:
+    """What the locustfile reads: the phases, the stack's paths and the golden payloads."""
+    return {
+        "workload": workload, "warmup_s": settings.warmup_s, "measure_s": settings.measure_s,
+        "drain_timeout_s": settings.drain_timeout_s, "paths": dict(server.stack.paths),
+        "host": server.url, "seed": seed,
+        "golden": [{"request": case.request, "prediction": case.prediction} for case in golden],
+        **extra,
+    }
+
+
 def measure(server: ServerProcess, workload: str, users: int, repeat: int, golden: Sequence[GoldenCase],
             settings: MeasureSettings, run_root: Path, time_to_ready_s: float) -> Record:
     record_id = f"{server.stack.name}__{workload}__u{users}__r{repeat}"
     raw_dir = run_root / "locust" / record_id
-    plan = {
-        "workload": workload, "warmup_s": settings.warmup_s, "measure_s": settings.measure_s,
-        "drain_timeout_s": settings.drain_timeout_s, "paths": dict(server.stack.paths),
-        "host": server.url, "seed": f"{workload}-{users}-{repeat}",
-        "golden": [{"request": case.request, "prediction": case.prediction} for case in golden],
-    }
+    plan = locust_plan(server, workload, f"{workload}-{users}-{repeat}", golden, settings)
     run = run_locust(plan, users, settings.generator, raw_dir, server.processes)
     if run.output is None:
         logs = sorted(raw_dir.glob("*.log"))

@@ -113,3 +113,33 @@ class PhaseTally:
             theirs, mine = data[name], getattr(self, name)
             if theirs is not None:
                 setattr(self, name, theirs if mine is None else pick(mine, theirs))
+
+
+@dataclass
+class WindowTallies:
+    """A phase cut into fixed windows by each answer's arrival time, counted from `origin`.
+
+    Windows that can no longer receive answers are kept encoded, so a long phase costs a few
+    kilobytes per window rather than a set of full-range histograms.
+    """
+
+    window_s: float
+    origin: float  # epoch seconds: the phase's opening, shared by every Locust process
+    open: dict[int, PhaseTally] = field(default_factory=dict)
+    closed: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+    def record(self, kind: str, started: float, response_ms: float, rows: int,
+               failure: str | None) -> None:
+        index = max(0, int((started + response_ms / 1000 - self.origin) // self.window_s))
+        self.open.setdefault(index, PhaseTally()).record(kind, started, response_ms, rows, failure)
+        for older in [i for i in self.open if i < index - 1]:
+            self.closed[older] = self.open.pop(older).to_dict()
+
+    def to_dict(self) -> dict[str, Any]:
+        windows = {**self.closed, **{i: t.to_dict() for i, t in self.open.items()}}
+        return {"window_s": self.window_s, "origin": self.origin,
+                "windows": {str(i): windows[i] for i in sorted(windows)}}
+
+    def merge(self, data: dict[str, Any]) -> None:
+        for index, tally in data["windows"].items():
+            self.open.setdefault(int(index), PhaseTally()).merge(tally)

@@ -13,13 +13,14 @@ from servebench.results.schema import SCHEMA_HISTORY, SCHEMA_VERSION, Record, Ru
 
 
 class RunWriter:
-    def __init__(self, results_dir: Path, run_id: str) -> None:
+    def __init__(self, results_dir: Path, run_id: str,
+                 subdirs: tuple[str, ...] = ("records", "logs", "locust")) -> None:
         self.root = results_dir / run_id
         try:
             self.root.mkdir(parents=True, exist_ok=False)
         except FileExistsError:
             raise UserError(f"{self.root} exists; runs are never overwritten") from None
-        for sub in ("records", "logs", "locust"):
+        for sub in subdirs:
             (self.root / sub).mkdir()
 
     def _write(self, path: Path, data: Any) -> None:
@@ -38,7 +39,7 @@ class RunWriter:
         self._write(path, record.model_dump(mode="json"))
 
 
-def _check_version(data: dict[str, Any], path: Path) -> None:
+def check_version(data: dict[str, Any], path: Path) -> None:
     version = data.get("schema_version")
     if not isinstance(version, int) or version not in SCHEMA_HISTORY:
         newer = isinstance(version, int) and version > SCHEMA_VERSION
@@ -64,7 +65,7 @@ def load_run(root: Path) -> LoadedRun:
         data = json.loads(path.read_text())
     except (OSError, ValueError) as error:
         raise UserError(f"{path}: not a servebench run ({error})") from None
-    _check_version(data, path)
+    check_version(data, path)
     run = Run.model_validate(data)
     records = [Record.model_validate_json((root / "records" / f"{rid}.json").read_text())
                for outcome in run.stacks for rid in outcome.records]
