@@ -11,6 +11,9 @@ WORKLOAD ?=
 PROFILE ?= full
 TARGETS ?=
 PROM_PORT ?= 9090
+SOAK_STACKS ?=
+DURATION ?= 600
+WINDOW ?= 10
 # Debian packages the tests and `make monitor` use: a real Prometheus (and promtool), and
 # docker-compose to validate the compose file (no Docker engine needed for `config`).
 SYSDEPS_CMDS := prometheus promtool docker-compose
@@ -18,13 +21,14 @@ SYSDEPS_PKGS := prometheus docker-compose
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help install sysdeps model test lint serve stacks bench-all bench bench-quick readme check-regression baseline \
+.PHONY: help install sysdeps model test lint serve stacks bench-all bench bench-quick soak readme check-regression baseline \
 	monitor compose image
 
 help:
 	@echo "make bench-all   measure every stack, full profile (installs on first use)"
 	@echo "make bench-quick one short look at every stack (~3 min)"
 	@echo "make bench STACK=<name> [WORKLOAD=<name>] [PROFILE=full|quick] [MODEL=default]"
+	@echo "make soak [SOAK_STACKS='a b'] [DURATION=600] [WINDOW=10]  steady load per stack: memory and p99 drift"
 	@echo "make test        install and run unit + integration tests"
 	@echo "make serve STACK=<name> [PORT=8000] [HOST=127.0.0.1] [MODEL=default]"
 	@echo "make stacks      list the registered stacks and their knobs"
@@ -83,6 +87,12 @@ bench: $(STAMP)
 	$(BIN)/python -m shared_model.training --all
 	$(BIN)/servebench run --profile $(PROFILE) --model $(MODEL) --stacks $(STACK) \
 		$(if $(WORKLOAD),--workloads $(WORKLOAD))
+
+# Each stack held at half its probed capacity for DURATION seconds (default 10 minutes each).
+soak: $(STAMP)
+	$(BIN)/python -m shared_model.training --all
+	$(BIN)/servebench soak --model $(MODEL) --duration $(DURATION) --window $(WINDOW) \
+		$(if $(SOAK_STACKS),--stacks $(SOAK_STACKS))
 
 readme: $(STAMP)
 	$(BIN)/python -m servebench.readme

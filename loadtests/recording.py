@@ -131,7 +131,11 @@ class WindowTallies:
     def record(self, kind: str, started: float, response_ms: float, rows: int,
                failure: str | None) -> None:
         index = max(0, int((started + response_ms / 1000 - self.origin) // self.window_s))
-        self.open.setdefault(index, PhaseTally()).record(kind, started, response_ms, rows, failure)
+        if index not in self.open:
+            self.open[index] = PhaseTally()
+            if index in self.closed:  # a late arrival: reopen rather than lose the window
+                self.open[index].merge(self.closed.pop(index))
+        self.open[index].record(kind, started, response_ms, rows, failure)
         for older in [i for i in self.open if i < index - 1]:
             self.closed[older] = self.open.pop(older).to_dict()
 

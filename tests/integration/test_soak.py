@@ -1,0 +1,73 @@
+"""`servebench soak` end to end on one real stack, kept short: 8 s of paced load in 2 s windows."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import pytest
+
+from loadtests import drift
+from loadtests.recording import decode, percentiles_ms
+from servebench.cli import main
+from servebench.results.soak_schema import load_soak
+from servers.registry import STACKS
+
+DURATION_S, WINDOW_S = 8.0, 2.0
+
+
+def test_a_short_soak_writes_consistent_windows_and_fits(tmp_path: Path) -> None:
+    stack = tuple(STACKS)[-1]
+    code = main(["soak", "--stacks", stack, "--duration", str(DURATION_S), "--window", str(WINDOW_S),
+                 "--warmup", "1", "--users", "4", "--results-dir", str(tmp_path)])
+    (root,) = tmp_path.iterdir()
+    run, (record,) = load_soak(root)
+    assert code == 0 and run.status == "complete" and record.status == "ok", record.reason
+    assert run.settings.thresholds == drift.THRESHOLDS.as_dict()
+    assert set(run.load_average) == {"start", "end"}
+
+    # The target came from the closed-loop probe, and the pacing held the load near it, not
+    # at the closed-loop capacity.
+    assert record.target_from == "probe" and record.probe is not None
+    assert record.capacity_rps == record.probe.measured.rps
+    assert record.target_rps == pytest.approx(0.5 * record.capacity_rps)
+    assert record.rps is not None and record.rps <= 1.1 * record.target_rps
+
+    windows = record.windows
+    full = [w for w in windows if not w.partial]
+    assert len(full) == DURATION_S / WINDOW_S and len(windows) <= len(full) + 1
+    assert [w.index for w in windows] == list(range(len(windows)))
+    assert windows[0].start == record.opened_at
+    for before, after in itertools.pairwise(windows):
+        assert after.start == pytest.approx(before.start + WINDOW_S) and after.start >= before.end
+    assert record.drained_at is not None and windows[-1].end <= record.drained_at
+    # Every answer of the measured phase is in exactly one window.
+    assert sum(w.requests for w in windows) == record.requests > 0
+    assert record.failures == {} and all(w.failures == {} for w in windows)
+    raw = json.loads((root / str(record.raw_dir) / "locust-result.json").read_text())
+    locust_total = sum(k["requests"] for k in raw["phases"]["measured"]["tally"]["kinds"].values())
+    assert locust_total == record.requests
+
+    pids = {str(p.pid) for p in record.processes}
+    assert pids and all(p.cmdline for p in record.processes)
+    for window in full:
+        assert window.samples >= 2 and window.processes and set(window.processes) <= pids
+        assert all(p.rss_mb > 0 for p in window.processes.values())
+        assert window.server_rss_mb == pytest.approx(sum(p.rss_mb for p in window.processes.values()))
+        assert window.server_cpu_percent is not None and window.server_cpu_percent > 0
+        assert percentiles_ms(decode(window.latency.histogram)) == window.latency.percentiles_ms
+        assert window.latency.count == window.requests
+
+    # The fits use the full windows after the skipped ones, and agree with a refit.
+    assert record.drift is not None
+    fitted = full[drift.THRESHOLDS.skip_windows:]
+    assert record.drift.rss.windows == [w.index for w in fitted] == record.drift.p99.windows
+    mids = [(w.start + w.end) / 2 for w in fitted]
+    refit = drift.theil_sen(mids, [w.server_rss_mb or 0.0 for w in fitted])
+    assert record.drift.rss.slope_per_s == pytest.approx(refit.slope)
+    assert record.drift.rss_mb_per_min == pytest.approx(60 * refit.slope)
+    assert record.drift.rss_start_mb == pytest.approx(refit.intercept)
+    p99 = drift.theil_sen(mids, [w.latency.percentiles_ms["p99"] for w in fitted])
+    assert record.drift.p99_end_ms == pytest.approx(p99.at(mids[-1]))
+    assert record.verdict == drift.verdict(refit, p99)[0] and record.reasons
