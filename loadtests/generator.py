@@ -73,8 +73,10 @@ def _stop_group(proc: subprocess.Popen[bytes]) -> None:
 
 
 def run_locust(plan: dict[str, Any], users: int, settings: GeneratorSettings, out_dir: Path,
-               server: ProcessSource) -> LocustRun:
-    """One measurement: warm-up then measured phase, as declared in `plan`; never hangs."""
+               server: ProcessSource, server_uss_every_s: float | None = None) -> LocustRun:
+    """One measurement: warm-up then measured phase, as declared in `plan`; never hangs.
+
+    `server_uss_every_s`: also read the server processes' unique memory that often."""
     out_dir.mkdir(parents=True, exist_ok=False)
     output_path = out_dir / "locust-result.json"
     plan = {**plan, "out": str(output_path)}
@@ -97,7 +99,8 @@ def run_locust(plan: dict[str, Any], users: int, settings: GeneratorSettings, ou
             return [h for h in handles if h.is_running()]
 
         timed_out = False
-        with Sampler({"server": server, "generator": generator}) as sampler:
+        uss = {"server": server_uss_every_s} if server_uss_every_s else None
+        with Sampler({"server": server, "generator": generator}, uss_every_s=uss) as sampler:
             try:
                 procs[0].wait(timeout=run_time + STARTUP_ALLOWANCE_S)
             except subprocess.TimeoutExpired:

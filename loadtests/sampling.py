@@ -21,6 +21,9 @@ class Sample:
     at: float  # epoch seconds
     cpu_s: dict[int, float]  # pid -> user + system CPU seconds so far
     rss: dict[int, int]  # pid -> resident bytes
+    # pid -> unique (private) bytes, on the samples that read them: smaps_rollup walks the
+    # process's page tables (~1.5 ms each), too costly for every sample.
+    uss: dict[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -32,18 +35,22 @@ class WindowUsage:
     samples: int
 
 
-def take(processes: Sequence[psutil.Process]) -> Sample:
+def take(processes: Sequence[psutil.Process], uss: bool = False) -> Sample:
     cpu: dict[int, float] = {}
     rss: dict[int, int] = {}
+    unique: dict[int, int] = {}
     for process in processes:
         try:
             with process.oneshot():
                 times = process.cpu_times()
+                memory = process.memory_full_info() if uss else process.memory_info()
                 cpu[process.pid] = times.user + times.system
-                rss[process.pid] = process.memory_info().rss
+                rss[process.pid] = memory.rss
+                if uss:
+                    unique[process.pid] = memory.uss
         except psutil.Error:
             continue
-    return Sample(time.time(), cpu, rss)
+    return Sample(time.time(), cpu, rss, unique if uss else None)
 
 
 def usage(samples: Sequence[Sample], start: float, end: float) -> WindowUsage | None:
@@ -90,9 +97,12 @@ def cpus_busy(samples: Sequence[CpuSample], cpus: Sequence[int], start: float, e
 class Sampler:
     """Samples named process trees, and every CPU, every `interval_s` in a background thread."""
 
-    def __init__(self, sources: dict[str, ProcessSource], interval_s: float = 0.2) -> None:
+    def __init__(self, sources: dict[str, ProcessSource], interval_s: float = 0.2,
+                 uss_every_s: dict[str, float] | None = None) -> None:
         self.sources = sources
         self.interval_s = interval_s
+        self.uss_every_s = uss_every_s or {}  # source name -> seconds between USS readings
+        self._uss_at: dict[str, float] = {}
         self.samples: dict[str, list[Sample]] = {name: [] for name in sources}
         self.cpus: list[CpuSample] = []
         self._stop = threading.Event()
@@ -101,7 +111,11 @@ class Sampler:
     def _loop(self) -> None:
         while not self._stop.is_set():
             for name, source in self.sources.items():
-                self.samples[name].append(take(source()))
+                every, now = self.uss_every_s.get(name), time.monotonic()
+                uss = every is not None and now - self._uss_at.get(name, -every) >= every
+                if uss:
+                    self._uss_at[name] = now
+                self.samples[name].append(take(source(), uss))
             self.cpus.append(take_cpus())
             self._stop.wait(self.interval_s)
 

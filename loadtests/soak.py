@@ -55,6 +55,10 @@ class SoakConfig:
     generator_bound_percent: float = 90.0
     sample_interval_s: float = 0.2  # the generator module's Sampler default
 
+    @property
+    def uss_interval_s(self) -> float:
+        return self.window_s / 2  # two readings a window, whatever their phase
+
     def estimate_s(self) -> float:
         probe = 0.0 if self.rps else 1.0 + self.probe_s
         return len(self.stacks) * (STACK_OVERHEAD_S + probe + self.warmup_s + self.duration_s)
@@ -130,7 +134,8 @@ def _soak_stack(name: str, config: SoakConfig, writer: SoakWriter, golden: Seque
                            window_s=config.window_s, user_rps=target / config.users)
         raw_dir = writer.root / "locust" / f"{name}__soak"
         fields["raw_dir"] = str(raw_dir.relative_to(writer.root))
-        run = run_locust(plan, config.users, settings.generator, raw_dir, namer)
+        run = run_locust(plan, config.users, settings.generator, raw_dir, namer,
+                         server_uss_every_s=config.uss_interval_s)
         fields["locust_commands"] = run.commands
         if run.output is None:
             logs = sorted(raw_dir.glob("*.log"))
@@ -192,7 +197,8 @@ def soak(config: SoakConfig, on_stack: Callable[[SoakRecord], None] | None = Non
             probe_users=config.probe_users, probe_s=config.probe_s,
             server_cpus=list(config.server_cpus) if config.server_cpus else None,
             load_cpus=list(config.load_cpus) if config.load_cpus else None,
-            sample_interval_s=config.sample_interval_s, thresholds=drift.THRESHOLDS.as_dict(),
+            sample_interval_s=config.sample_interval_s, uss_interval_s=config.uss_interval_s,
+            thresholds=drift.THRESHOLDS.as_dict(),
         ),
         stacks=[],
     )

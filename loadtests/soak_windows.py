@@ -30,7 +30,9 @@ def _processes(inside: Sequence[sampling.Sample]) -> dict[str, ProcessWindow]:
         cpu = None
         if len(seen) >= 2 and seen[-1].at > seen[0].at:
             cpu = 100 * (seen[-1].cpu_s[pid] - seen[0].cpu_s[pid]) / (seen[-1].at - seen[0].at)
+        unique = [s.uss[pid] for s in seen if s.uss and pid in s.uss]
         out[str(pid)] = ProcessWindow(rss_mb=statistics.fmean(s.rss[pid] for s in seen) / 2**20,
+                                      uss_mb=statistics.fmean(unique) / 2**20 if unique else None,
                                       cpu_percent=cpu)
     return out
 
@@ -57,6 +59,7 @@ def build_windows(raw: dict[str, Any], origin: float, measure_s: float, window_s
         duration = end - start
         server = [s for s in samples.get("server", []) if start <= s.at <= end]
         server_use = sampling.usage(server, start, end)
+        unique = [sum(s.uss.values()) for s in server if s.uss]
         generator = sampling.usage(samples.get("generator", []), start, end)
         windows.append(SoakWindow(
             index=index, start=start, end=end, duration_s=duration,
@@ -64,6 +67,7 @@ def build_windows(raw: dict[str, Any], origin: float, measure_s: float, window_s
             rps=(requests - sum(failures.values())) / duration if duration > 0 else 0.0,
             latency=latency(combined),
             server_rss_mb=statistics.fmean(sum(s.rss.values()) for s in server) / 2**20 if server else None,
+            server_uss_mb=statistics.fmean(unique) / 2**20 if unique else None,
             server_cpu_percent=server_use.cpu_percent if server_use else None,
             processes=_processes(server),
             generator_cpu_percent=generator.cpu_percent if generator else None,
@@ -96,6 +100,9 @@ def drift_of(windows: Sequence[SoakWindow], rps: float | None,
         return None, drift.INCONCLUSIVE, [f"{len(use)} windows to fit, fewer than {t.min_windows}"]
     rss, rss_result = _fit(use, [w.server_rss_mb or 0.0 for w in use])
     p99, p99_result = _fit(use, [w.latency.percentiles_ms["p99"] for w in use])
+    uss = None
+    if all(w.server_uss_mb is not None for w in use):
+        uss = _fit(use, [w.server_uss_mb or 0.0 for w in use])
     verdict, reasons = drift.verdict(rss, p99, t)
     end = rss.x0 + rss.span_s
     bytes_per_s = rss.slope * 2**20
@@ -103,6 +110,7 @@ def drift_of(windows: Sequence[SoakWindow], rps: float | None,
         rss=rss_result, p99=p99_result, rss_start_mb=rss.at(rss.x0), rss_end_mb=rss.at(end),
         rss_mb_per_min=rss.slope * 60,
         rss_kb_per_request=bytes_per_s / rps / 1024 if rps else None,
+        uss=uss[1] if uss else None, uss_mb_per_min=uss[0].slope * 60 if uss else None,
         p99_start_ms=p99.at(p99.x0), p99_end_ms=p99.at(end), p99_ms_per_min=p99.slope * 60,
     ), verdict, reasons
 

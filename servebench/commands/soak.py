@@ -69,7 +69,7 @@ def _arrow(start: float | None, end: float | None, digits: int) -> str:
 def drift_table(records: list[SoakRecord], title: str) -> Table:
     table = Table(title=title)
     for column in ("stack", "req/s (target)", "RSS MB start→end", "MB/min", "KB/request",
-                   "p99 ms start→end", "p99 ms/min", "errors", "verdict", "flags"):
+                   "USS MB/min", "p99 ms start→end", "p99 ms/min", "errors", "verdict", "flags"):
         table.add_column(column, justify="left" if column in ("stack", "verdict", "flags") else "right")
     for r in records:
         d = r.drift
@@ -79,6 +79,7 @@ def drift_table(records: list[SoakRecord], title: str) -> Table:
             _arrow(d.rss_start_mb, d.rss_end_mb, 1) if d else "-",
             f"{d.rss_mb_per_min:+.2f}" if d else "-",
             f"{d.rss_kb_per_request:+.3f}" if d and d.rss_kb_per_request is not None else "-",
+            f"{d.uss_mb_per_min:+.2f}" if d and d.uss_mb_per_min is not None else "-",
             _arrow(d.p99_start_ms, d.p99_end_ms, 2) if d else "-",
             f"{d.p99_ms_per_min:+.3f}" if d else "-",
             f"{sum(r.failures.values())}/{r.requests}",

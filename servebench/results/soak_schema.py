@@ -23,6 +23,7 @@ from servebench.results.store import RunWriter, check_version
 
 class ProcessWindow(_Model):
     rss_mb: float  # mean of the samples inside the window
+    uss_mb: float | None  # unique (private) memory, mean of the few readings inside the window
     cpu_percent: float | None  # 100 = one core; None if fewer than two samples
 
 
@@ -37,6 +38,7 @@ class SoakWindow(_Model):
     rps: float  # successful answers per second
     latency: Latency  # successful answers of every kind
     server_rss_mb: float | None  # the tree's summed mean RSS (shared pages counted per process)
+    server_uss_mb: float | None  # the tree's summed unique memory: no page counted twice
     server_cpu_percent: float | None
     processes: dict[str, ProcessWindow]  # pid -> that process's series point
     generator_cpu_percent: float | None
@@ -58,11 +60,13 @@ class FitResult(_Model):
 
 class Drift(_Model):
     rss: FitResult  # MB
+    uss: FitResult | None  # MB, when every fitted window has a USS reading
     p99: FitResult  # ms
     rss_start_mb: float  # fitted at the first and last fitted windows
     rss_end_mb: float
     rss_mb_per_min: float
     rss_kb_per_request: float | None  # RSS slope / achieved rate
+    uss_mb_per_min: float | None
     p99_start_ms: float
     p99_end_ms: float
     p99_ms_per_min: float
@@ -133,6 +137,7 @@ class SoakSettings(_Model):
     server_cpus: list[int] | None
     load_cpus: list[int] | None
     sample_interval_s: float
+    uss_interval_s: float  # unique memory is read this often (it costs a page-table walk)
     thresholds: dict[str, float]
 
 

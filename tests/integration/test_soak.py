@@ -55,6 +55,9 @@ def test_a_short_soak_writes_consistent_windows_and_fits(tmp_path: Path) -> None
         assert window.samples >= 2 and window.processes and set(window.processes) <= pids
         assert all(p.rss_mb > 0 for p in window.processes.values())
         assert window.server_rss_mb == pytest.approx(sum(p.rss_mb for p in window.processes.values()))
+        # Unique memory is read at least once a window, and never exceeds the resident set.
+        assert all(p.uss_mb is not None and 0 < p.uss_mb <= p.rss_mb for p in window.processes.values())
+        assert window.server_uss_mb is not None and window.server_uss_mb <= window.server_rss_mb
         assert window.server_cpu_percent is not None and window.server_cpu_percent > 0
         assert percentiles_ms(decode(window.latency.histogram)) == window.latency.percentiles_ms
         assert window.latency.count == window.requests
@@ -70,4 +73,5 @@ def test_a_short_soak_writes_consistent_windows_and_fits(tmp_path: Path) -> None
     assert record.drift.rss_start_mb == pytest.approx(refit.intercept)
     p99 = drift.theil_sen(mids, [w.latency.percentiles_ms["p99"] for w in fitted])
     assert record.drift.p99_end_ms == pytest.approx(p99.at(mids[-1]))
+    assert record.drift.uss is not None and record.drift.uss.windows == record.drift.rss.windows
     assert record.verdict == drift.verdict(refit, p99)[0] and record.reasons
