@@ -102,13 +102,14 @@ def _knobs(**values: Any) -> Knobs:
     return MappingProxyType(values)
 
 
+# uvicorn through its Config API (uvloop, httptools, no access log) with a draining shutdown:
+# see servers/uvicorn_serve.py.
 _UVICORN = (
-    "{python}", "-m", "uvicorn", "--host", "{host}", "--port", "{port}",
-    "--workers", "{workers}", "--loop", "uvloop", "--http", "httptools",
-    "--no-access-log", "--timeout-keep-alive", "{keepalive_s}",
-    "--timeout-graceful-shutdown", "{graceful_timeout_s}",
+    "{python}", "-m", "servers.uvicorn_serve", "--host", "{host}", "--port", "{port}",
+    "--workers", "{workers}", "--keepalive-s", "{keepalive_s}",
+    "--graceful-timeout-s", "{graceful_timeout_s}", "--drain-s", "{drain_s}",
 )
-_UVICORN_KNOBS = {"workers": 1, "blas_threads": 1, "keepalive_s": 5, "graceful_timeout_s": 10}
+_UVICORN_KNOBS = {"workers": 1, "blas_threads": 1, "keepalive_s": 5, "graceful_timeout_s": 10, "drain_s": 2}
 # Our non-blocking stacks bound their backlog (503 past max_inflight) and answer 504 past
 # request_timeout_s.
 _LIMITS = {"max_inflight": 256, "request_timeout_s": 10}
