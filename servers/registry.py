@@ -97,6 +97,17 @@ _UVICORN = (
 )
 _UVICORN_KNOBS = {"workers": 1, "blas_threads": 1, "keepalive_s": 5, "graceful_timeout_s": 10}
 
+
+def _bentoml_serve(service: str) -> tuple[str, ...]:
+    # `bentoml serve` through a launcher that gives each server its own metrics directory.
+    return ("{python}", "-m", "servers.bentoml_serve", service, "--host", "{host}", "--port", "{port}")
+
+
+def _no_queue_wait(dispatcher: str) -> Deviation:
+    return Deviation(f"ml_queue_wait_seconds stays empty: {dispatcher} does not expose "
+                     "how long each request waited for its batch")
+
+
 _STACK_LIST: tuple[Stack, ...] = (
     Stack(
         name="flask_gunicorn",
@@ -137,6 +148,34 @@ _STACK_LIST: tuple[Stack, ...] = (
         argv=(*_UVICORN, "servers.fastapi_batcher:app"),
         knobs=_knobs(**_UVICORN_KNOBS, max_batch_size=64, max_wait_ms=2.0, max_queue=1024),
         default_port=8004,
+    ),
+    Stack(
+        name="bentoml",
+        title="BentoML, adaptive batching across two services",
+        description="A public async API service calls a batchable model service "
+        "(bentoml.depends), whose adaptive dispatcher groups concurrent calls into one model "
+        "call: BentoML's documented pattern for inputs with several fields.",
+        argv=_bentoml_serve("servers.bentoml_service:ChurnAPI"),
+        # One worker per service for a one-CPU budget (BentoML's default is 1). Batching as the
+        # adaptive-batching guide shows: max_latency_ms is the bound past which the dispatcher
+        # sheds requests with 503, not a wait; 1000 ms is the guide's value. max_batch_size
+        # equals fastapi_batcher's; the model service's traffic concurrency is set to it as the
+        # concurrency guide advises for batching services.
+        knobs=_knobs(workers=1, threads=1, blas_threads=1, max_batch_size=64, max_latency_ms=1000),
+        default_port=8005,
+        deviations=(_no_queue_wait("BentoML's dispatcher"),),
+        multiprocess_metrics=True,
+    ),
+    Stack(
+        name="bentoml_nobatch",
+        title="BentoML, one service, no batching",
+        description="BentoML's plain single-service shape: sync API methods in the service's "
+        "thread pool, one model call per request.",
+        argv=_bentoml_serve("servers.bentoml_nobatch:ChurnService"),
+        # One worker and BentoML's default one thread: the model call holds the GIL anyway.
+        knobs=_knobs(workers=1, threads=1, blas_threads=1),
+        default_port=8006,
+        multiprocess_metrics=True,
     ),
 )
 

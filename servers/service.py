@@ -8,9 +8,11 @@ import os
 import platform
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib.metadata import version
 from typing import Any
+
+import numpy as np
 
 from servers import metrics
 from servers.contract import not_ready
@@ -42,12 +44,15 @@ class ModelService:
         self.predictor: Predictor | None = None
         self._loader: threading.Thread | None = None
 
-    def start_loading(self) -> None:
+    def start_loading(self, on_loaded: Callable[[], None] | None = None) -> None:
+        """Load in the background; `on_loaded` runs in the loader thread once the model is there."""
         if self._loader is None:
-            self._loader = threading.Thread(target=self._load, name="model-loader", daemon=True)
+            self._loader = threading.Thread(
+                target=self._load, args=(on_loaded,), name="model-loader", daemon=True
+            )
             self._loader.start()
 
-    def _load(self) -> None:
+    def _load(self, on_loaded: Callable[[], None] | None = None) -> None:
         delay = float(os.environ.get("SERVEBENCH_LOAD_DELAY_S", "0") or 0)
         if delay:
             time.sleep(delay)  # test knob: makes the not-ready window observable
@@ -58,6 +63,8 @@ class ModelService:
             logging.shutdown()
             os._exit(EXIT_MODEL_LOAD_FAILED)
         log.info("model %s loaded (sha256 %s)", self.profile.name, self.predictor.fingerprint)
+        if on_loaded is not None:
+            on_loaded()
 
     @property
     def ready(self) -> bool:
@@ -70,8 +77,12 @@ class ModelService:
 
     def infer(self, rows: Sequence[Any]) -> Predictions:
         """One model call for all rows, timed into the contract's histograms."""
+        self.require()
+        return self.infer_matrix(to_matrix(rows))
+
+    def infer_matrix(self, X: np.ndarray) -> Predictions:
+        """Same as `infer` for rows already converted by `to_matrix` (e.g. in another process)."""
         predictor = self.require()
-        X = to_matrix(rows)
         started = time.perf_counter()
         result = predictor.predict_batch(X)
         metrics.observe_model_call(len(X), time.perf_counter() - started)
