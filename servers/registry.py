@@ -103,6 +103,9 @@ def _bentoml_serve(service: str) -> tuple[str, ...]:
     return ("{python}", "-m", "servers.bentoml_serve", service, "--host", "{host}", "--port", "{port}")
 
 
+_LITSERVE = ("{python}", "-m", "servers.litserve_app", "--host", "{host}", "--port", "{port}")
+
+
 def _no_queue_wait(dispatcher: str) -> Deviation:
     return Deviation(f"ml_queue_wait_seconds stays empty: {dispatcher} does not expose "
                      "how long each request waited for its batch")
@@ -175,6 +178,34 @@ _STACK_LIST: tuple[Stack, ...] = (
         # One worker and BentoML's default one thread: the model call holds the GIL anyway.
         knobs=_knobs(workers=1, threads=1, blas_threads=1),
         default_port=8006,
+        multiprocess_metrics=True,
+    ),
+    Stack(
+        name="litserve",
+        title="LitServe, batching in the inference worker",
+        description="API server process(es) queue requests to inference worker processes "
+        "(one per LitAPI: single and batch path); the single-prediction worker collects up "
+        "to max_batch_size requests or batch_timeout_s, then makes one model call.",
+        argv=_LITSERVE,
+        # accelerator="cpu", one inference worker per LitAPI and one API server for a one-CPU
+        # budget (LitServe's default is one API server per inference worker). LitServe always
+        # waits batch_timeout_s for a batch to fill (its 0.05 s examples are for GPU models):
+        # 2 ms, the same window as fastapi_batcher, ~5 model calls. timeout_s is its default.
+        knobs=_knobs(workers_per_device=1, api_servers=1, blas_threads=1, max_batch_size=64,
+                     batch_timeout_s=0.002, timeout_s=30),
+        default_port=8007,
+        deviations=(_no_queue_wait("LitServe's batching loop"),),
+        multiprocess_metrics=True,
+    ),
+    Stack(
+        name="litserve_nobatch",
+        title="LitServe, no batching",
+        description="The same LitServe server without batching: the worker takes requests "
+        "one at a time, one model call each.",
+        argv=_LITSERVE,
+        knobs=_knobs(workers_per_device=1, api_servers=1, blas_threads=1, max_batch_size=1,
+                     batch_timeout_s=0.0, timeout_s=30),
+        default_port=8008,
         multiprocess_metrics=True,
     ),
 )
