@@ -9,7 +9,7 @@ PORT ?=
 MODEL ?= default
 
 .DEFAULT_GOAL := help
-.PHONY: help install model test lint serve stacks bench-all
+.PHONY: help install model test lint serve stacks bench-all readme
 
 help:
 	@echo "make bench-all   measure every stack (installs on first use)"
@@ -47,3 +47,6 @@ serve: $(STAMP)
 bench-all: $(STAMP)
 	$(BIN)/python -m shared_model.training --all
 	$(BIN)/servebench quickbench
+
+readme: $(STAMP)
+	$(BIN)/python -m servebench.readme

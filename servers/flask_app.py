@@ -27,7 +27,7 @@ from servers.service import ModelService
 log = logging.getLogger("servebench.flask")
 
 service = ModelService()
-service.start_loading()
+service.load()  # in gunicorn's master (preload_app): before the port opens
 
 app = Flask(__name__)
 app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES

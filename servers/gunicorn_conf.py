@@ -11,7 +11,10 @@ accesslog = None  # no per-request log line in the hot path (gunicorn's default)
 errorlog = "-"
 loglevel = "info"
 keepalive = 2
-preload_app = False  # each worker loads the model itself, in the background
+# Load the model once in the master before binding and forking: workers share its memory
+# copy-on-write, a broken artifact stops the server at once, and no worker ever answers
+# before the model is there.
+preload_app = True
 
 
 def child_exit(server: Any, worker: Any) -> None:

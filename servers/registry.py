@@ -40,9 +40,6 @@ class Deviation:
     status: int | None = None  # the status the stack answers instead
     error_body: bool = True  # whether that answer is still an ErrorBody
 
-    def applies_to(self, case: BadCase) -> bool:
-        return case.name in self.cases or case.group in self.cases
-
 
 @dataclass(frozen=True)
 class Stack:
@@ -56,6 +53,9 @@ class Stack:
     deviations: tuple[Deviation, ...] = ()
     ready_timeout_s: float = 60.0
     multiprocess_metrics: bool = False  # several processes write the contract's metrics
+    # True: the port opens only once the model is loaded (not ready = connection refused);
+    # False: liveness answers at once and readiness says 503 while the model loads.
+    loads_before_listening: bool = False
     python: str = field(default_factory=lambda: sys.executable)  # another venv if isolated
 
     def with_knobs(self, **overrides: Any) -> Stack:
@@ -77,11 +77,18 @@ class Stack:
         env.update({name: str(self.knobs["blas_threads"]) for name in BLAS_ENV})
         return env
 
+    def deviation_for(self, *names: str) -> Deviation | None:
+        """The declared deviation concerning any of these case names or groups, if one."""
+        for deviation in self.deviations:
+            if any(name in deviation.cases for name in names):
+                return deviation
+        return None
+
     def expected_bad(self, case: BadCase) -> tuple[int, bool]:
         """(status, body is ErrorBody) this stack is declared to answer to a BAD case."""
-        for deviation in self.deviations:
-            if deviation.applies_to(case) and deviation.status is not None:
-                return deviation.status, deviation.error_body
+        deviation = self.deviation_for(case.name, case.group)
+        if deviation is not None and deviation.status is not None:
+            return deviation.status, deviation.error_body
         return case.status, True
 
 
@@ -116,7 +123,8 @@ _STACK_LIST: tuple[Stack, ...] = (
         name="flask_gunicorn",
         title="Flask on gunicorn (WSGI, sync workers)",
         description="Classic WSGI: one request per worker process at a time; "
-        "gunicorn's recommended 2 x cores + 1 sync workers for one server core.",
+        "gunicorn's recommended 2 x cores + 1 sync workers for one server core; the model is "
+        "preloaded in the master and shared copy-on-write by the workers.",
         argv=(
             "{python}", "-m", "gunicorn", "--config", "python:servers.gunicorn_conf",
             "--bind", "{host}:{port}", "--workers", "{workers}", "--worker-class", "sync",
@@ -126,6 +134,7 @@ _STACK_LIST: tuple[Stack, ...] = (
         knobs=_knobs(workers=3, threads=1, blas_threads=1, timeout_s=30, graceful_timeout_s=10),
         default_port=8001,
         multiprocess_metrics=True,
+        loads_before_listening=True,
     ),
     Stack(
         name="fastapi_inline",

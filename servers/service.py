@@ -45,24 +45,31 @@ class ModelService:
         self._loader: threading.Thread | None = None
 
     def start_loading(self, on_loaded: Callable[[], None] | None = None) -> None:
-        """Load in the background; `on_loaded` runs in the loader thread once the model is there."""
+        """Load in the background; a failure ends the process, with the reason in its log.
+
+        `on_loaded` runs in the loader thread once the model is there.
+        """
         if self._loader is None:
             self._loader = threading.Thread(
-                target=self._load, args=(on_loaded,), name="model-loader", daemon=True
+                target=self._load_or_exit, args=(on_loaded,), name="model-loader", daemon=True
             )
             self._loader.start()
 
-    def _load(self, on_loaded: Callable[[], None] | None = None) -> None:
+    def load(self) -> None:
+        """Load now, in this thread; a failure raises."""
         delay = float(os.environ.get("SERVEBENCH_LOAD_DELAY_S", "0") or 0)
         if delay:
             time.sleep(delay)  # test knob: makes the not-ready window observable
+        self.predictor = Predictor.load(self.profile)
+        log.info("model %s loaded (sha256 %s)", self.profile.name, self.predictor.fingerprint)
+
+    def _load_or_exit(self, on_loaded: Callable[[], None] | None = None) -> None:
         try:
-            self.predictor = Predictor.load(self.profile)
+            self.load()
         except Exception:
             log.critical("model load failed; exiting", exc_info=True)
             logging.shutdown()
             os._exit(EXIT_MODEL_LOAD_FAILED)
-        log.info("model %s loaded (sha256 %s)", self.profile.name, self.predictor.fingerprint)
         if on_loaded is not None:
             on_loaded()
 

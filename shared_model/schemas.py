@@ -52,8 +52,9 @@ class PredictRequest(BaseModel):
     num_products: Annotated[int, Field(ge=1, le=10, description="Subscribed products")]
     has_phone_service: bool
     has_internet: bool
-    contract_type: ContractType
-    payment_method: PaymentMethod
+    # Enum values arrive as strings whether validated from JSON bytes or from decoded dicts.
+    contract_type: Annotated[ContractType, Field(strict=False)]
+    payment_method: Annotated[PaymentMethod, Field(strict=False)]
 
     @model_validator(mode="after")
     def _total_covers_monthly(self) -> Self:

@@ -15,10 +15,27 @@ from servers.registry import STACKS
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("list", help="list registered stacks and their knobs")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--markdown", action="store_true", help="the README's stacks table")
     parser.set_defaults(func=run)
 
 
+def markdown_table() -> str:
+    """The stacks table of README.md, rendered from the registry."""
+    lines = [
+        "| stack | what it is | knobs | declared deviations |",
+        "|---|---|---|---|",
+    ]
+    for stack in STACKS.values():
+        knobs = ", ".join(f"`{k}={v}`" for k, v in stack.knobs.items())
+        deviations = "; ".join(d.summary for d in stack.deviations) or "none"
+        lines.append(f"| `{stack.name}` | {stack.title}. {stack.description} | {knobs} | {deviations} |")
+    return "\n".join(lines)
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.markdown:
+        print(markdown_table())
+        return 0
     if args.json:
         print(json.dumps({s.name: {"title": s.title, "knobs": dict(s.knobs),
                                    "port": s.default_port,

@@ -1,0 +1,78 @@
+"""Start, readiness and stop semantics of every registered stack."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from servers.process import ServerProcess
+from servers.registry import STACKS
+from shared_model.cases import SEED_EXAMPLE
+from shared_model.profiles import PROFILES
+from shared_model.schemas import ErrorBody
+
+LOAD_DELAY_S = 3.0
+
+
+@pytest.mark.parametrize("name", list(STACKS))
+def test_not_ready_until_the_model_is_loaded_then_clean_sigterm(name: str) -> None:
+    stack = STACKS[name]
+    server = ServerProcess(stack, env={"SERVEBENCH_LOAD_DELAY_S": str(LOAD_DELAY_S)}).start()
+    try:
+        seen_not_ready = False
+        with httpx.Client(base_url=server.url, timeout=5.0) as client:
+            deadline = time.monotonic() + stack.ready_timeout_s
+            while time.monotonic() < deadline and server.alive():
+                try:
+                    ready = client.get(stack.paths["ready"])
+                except httpx.TransportError:
+                    # Port still closed: the only not-ready signal of such stacks.
+                    seen_not_ready |= stack.loads_before_listening
+                    time.sleep(0.05)
+                    continue
+                if ready.status_code == 200:
+                    break
+                assert not stack.loads_before_listening, "declared: no answer before the model"
+                assert ready.status_code == 503
+                assert ErrorBody.model_validate(ready.json()).error == "not_ready"
+                assert client.get(stack.paths["health"]).status_code == 200
+                early = client.post(stack.paths["predict"], json=SEED_EXAMPLE)
+                if stack.knobs.get("workers", 1) == 1:
+                    assert early.status_code == 503, early.text
+                else:  # readiness is per worker: another worker may already be loaded
+                    assert early.status_code in (200, 503), early.text
+                if early.status_code == 503:
+                    assert ErrorBody.model_validate(early.json()).error == "not_ready"
+                seen_not_ready = True
+                time.sleep(0.1)
+            assert seen_not_ready, "readiness never answered 503 while the model was loading"
+            assert client.post(stack.paths["predict"], json=SEED_EXAMPLE).status_code == 200
+        processes = server.processes()
+        assert processes
+    finally:
+        elapsed = server.stop()
+    assert elapsed < stack.ready_timeout_s
+    assert not any(p.is_running() and p.status() != "zombie" for p in processes)
+    assert server.proc is not None and server.proc.returncode is not None
+
+
+def test_a_tampered_artifact_is_refused_at_startup(tmp_path: Path) -> None:
+    profile = PROFILES["default"]
+    for source in (profile.artifact, profile.metadata_path):
+        shutil.copy(source, tmp_path / source.name)
+    blob = bytearray((tmp_path / profile.artifact.name).read_bytes())
+    blob[len(blob) // 2] ^= 0xFF
+    (tmp_path / profile.artifact.name).write_bytes(bytes(blob))
+    server = ServerProcess(STACKS["fastapi_inline"], env={"SERVEBENCH_ARTIFACTS": str(tmp_path)})
+    server.start()
+    try:
+        assert server.proc is not None
+        server.proc.wait(timeout=60)
+        assert server.proc.returncode != 0
+        assert "does not match its metadata" in server.log_path.read_text()
+    finally:
+        server.stop()
