@@ -99,6 +99,13 @@ def contract_app() -> FastAPI:
     async def info(host: ContractHost = _HOST) -> dict[str, Any]:
         return await host.model_info()
 
+    # BentoML mounts apps passively (only paths the app has a route for reach it), so without
+    # this its router would answer unknown paths itself, with a plain-text 404.
+    @app.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                   include_in_schema=False)
+    async def unknown(path: str) -> Response:
+        return error_response(status_error(405 if f"/{path}" in PATHS.values() else 404))
+
     @app.exception_handler(ContractError)
     async def contract_error(_: Request, error: ContractError) -> Response:
         return error_response(error)

@@ -12,7 +12,7 @@ from fastapi import HTTPException
 from starlette.responses import Response
 
 from servers import metrics
-from servers.contract import JSON, ContractError, batch_payload, single_payload
+from servers.contract import JSON, ContractError, batch_payload, not_ready, single_payload
 from servers.registry import PATHS
 from servers.service import ModelService
 from shared_model.predictor import Predictions
@@ -36,6 +36,10 @@ class ChurnLitAPI(ls.LitAPI):
         # Set by the inference worker once its model is loaded; read by health() in the API
         # server processes (created before both, so every process shares it).
         self.loaded = mp.get_context("spawn").Event()
+        # Every LitAPI's event, once the server knows them all: readiness is server-wide, so a
+        # worker answers 503 until every worker has its model, as /health/ready does.
+        self.server_loaded: list[Any] = [self.loaded]
+        self._server_ready = False
 
     def setup(self, device: str) -> None:
         # Load in the background: the server starts listening (liveness) while the model loads,
@@ -56,6 +60,10 @@ class ChurnLitAPI(ls.LitAPI):
         # a batch request is its list of rows either way.
         rows = [x] if self.endpoint == "single" and self.max_batch_size == 1 else x
         try:
+            if not self._server_ready:
+                if not all(event.is_set() for event in self.server_loaded):
+                    raise not_ready()
+                self._server_ready = True
             return self.service.infer(rows)
         except ContractError as error:
             metrics.ERRORS.labels(self.endpoint, error.error).inc()

@@ -69,10 +69,12 @@ def build(settings: dict[str, Any]) -> ls.LitServer:
         batch_timeout=float(settings["batch_timeout_s"]),
     )
     apis = [single, ChurnLitAPI("batch")]  # a batch request is already one model call
+    for api in apis:
+        api.server_loaded = [each.loaded for each in apis]
     server = ls.LitServer(
         apis,
         accelerator="cpu",
-        workers_per_device=int(settings["workers_per_device"]),
+        workers_per_device=int(settings["workers"]),
         timeout=float(settings["timeout_s"]),
         healthcheck_path="/litserve/health",
         info_path="/litserve/info",

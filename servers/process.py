@@ -182,6 +182,7 @@ class ServerProcess:
             for process in tree:
                 with contextlib.suppress(psutil.Error):
                     process.kill()
+            psutil.wait_procs(tree, timeout=5)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=5)
         if self._metrics_dir:

@@ -196,11 +196,12 @@ _STACK_LIST: tuple[Stack, ...] = (
         "(one per LitAPI: single and batch path); the single-prediction worker collects up "
         "to max_batch_size requests or batch_timeout_s, then makes one model call.",
         argv=_LITSERVE,
-        # accelerator="cpu", one inference worker per LitAPI and one API server for a one-CPU
-        # budget (LitServe's default is one API server per inference worker). LitServe always
+        # accelerator="cpu"; workers = LitServe's workers_per_device: one inference worker per
+        # LitAPI, and one API server, for a one-CPU budget (LitServe's default is one API
+        # server per inference worker). LitServe always
         # waits batch_timeout_s for a batch to fill (its 0.05 s examples are for GPU models):
         # 2 ms, the same window as fastapi_batcher, ~5 model calls. timeout_s is its default.
-        knobs=_knobs(workers_per_device=1, api_servers=1, blas_threads=1, max_batch_size=64,
+        knobs=_knobs(workers=1, api_servers=1, blas_threads=1, max_batch_size=64,
                      batch_timeout_s=0.002, timeout_s=30),
         default_port=8007,
         deviations=(_no_queue_wait("LitServe's batching loop"),),
@@ -212,7 +213,7 @@ _STACK_LIST: tuple[Stack, ...] = (
         description="The same LitServe server without batching: the worker takes requests "
         "one at a time, one model call each.",
         argv=_LITSERVE,
-        knobs=_knobs(workers_per_device=1, api_servers=1, blas_threads=1, max_batch_size=1,
+        knobs=_knobs(workers=1, api_servers=1, blas_threads=1, max_batch_size=1,
                      batch_timeout_s=0.0, timeout_s=30),
         default_port=8008,
         multiprocess_metrics=True,
