@@ -168,11 +168,13 @@ _STACK_LIST: tuple[Stack, ...] = (
         "(bentoml.depends), whose adaptive dispatcher groups concurrent calls into one model "
         "call: BentoML's documented pattern for inputs with several fields.",
         argv=_bentoml_serve("servers.bentoml_service:ChurnAPI"),
-        # One worker per service for a one-CPU budget (BentoML's default is 1). Batching as the
-        # adaptive-batching guide shows: max_latency_ms is the bound past which the dispatcher
-        # sheds requests with 503, not a wait; 1000 ms is the guide's value. max_batch_size
-        # equals fastapi_batcher's; the model service's traffic concurrency is set to it as the
-        # concurrency guide advises for batching services.
+        # One worker per service and one thread for the model service's sync methods, for a
+        # one-CPU budget (both BentoML's defaults). Batching as the adaptive-batching guide
+        # shows: max_latency_ms is the bound past which the dispatcher sheds requests with
+        # 503, not a wait; 1000 ms is the guide's value. max_batch_size equals
+        # fastapi_batcher's; the model service's traffic concurrency is set to it as the
+        # concurrency guide advises for batching services. See servers/bentoml_service.py for
+        # the client-session setting that works around a BentoML 1.4.30+ bug.
         knobs=_knobs(workers=1, threads=1, blas_threads=1, max_batch_size=64, max_latency_ms=1000),
         default_port=8005,
         deviations=(_no_queue_wait("BentoML's dispatcher"),),
@@ -198,9 +200,9 @@ _STACK_LIST: tuple[Stack, ...] = (
         argv=_LITSERVE,
         # accelerator="cpu"; workers = LitServe's workers_per_device: one inference worker per
         # LitAPI, and one API server, for a one-CPU budget (LitServe's default is one API
-        # server per inference worker). LitServe always
-        # waits batch_timeout_s for a batch to fill (its 0.05 s examples are for GPU models):
-        # 2 ms, the same window as fastapi_batcher, ~5 model calls. timeout_s is its default.
+        # server per inference worker). LitServe waits up to batch_timeout_s for a batch to
+        # fill, even when idle, and at 0 it polls its queue without pause: 2 ms, the same
+        # window as fastapi_batcher (~5 model calls). timeout_s is LitServe's default.
         knobs=_knobs(workers=1, api_servers=1, blas_threads=1, max_batch_size=64,
                      batch_timeout_s=0.002, timeout_s=30),
         default_port=8007,
