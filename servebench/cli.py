@@ -9,7 +9,9 @@ import sys
 
 from servebench.errors import UserError
 
-COMMANDS: tuple[str, ...] = ("stacks", "serve", "quickbench")
+COMMANDS: tuple[str, ...] = (
+    "stacks", "serve", "quickbench", "check", "robustness", "compose", "k8s", "monitor",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

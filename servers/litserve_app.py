@@ -80,6 +80,8 @@ def build(settings: dict[str, Any]) -> ls.LitServer:
         info_path="/litserve/info",
         middlewares=[ContractGuard],
     )
+    # How long its API server waits for in-flight requests on shutdown (LitServe's default: 30).
+    server.uvicorn_graceful_timeout = int(settings["graceful_timeout_s"])
     host = ModelService()  # liveness and /info of the API server process
 
     def ready() -> bool:

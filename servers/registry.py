@@ -56,6 +56,7 @@ class Stack:
     # True: the port opens only once the model is loaded (not ready = connection refused);
     # False: liveness answers at once and readiness says 503 while the model loads.
     loads_before_listening: bool = False
+    openapi: str | None = None  # path of the OpenAPI document, if the stack publishes one
     python: str = field(default_factory=lambda: sys.executable)  # another venv if isolated
 
     def with_knobs(self, **overrides: Any) -> Stack:
@@ -103,11 +104,15 @@ _UVICORN = (
     "--timeout-graceful-shutdown", "{graceful_timeout_s}",
 )
 _UVICORN_KNOBS = {"workers": 1, "blas_threads": 1, "keepalive_s": 5, "graceful_timeout_s": 10}
+# Our non-blocking stacks bound their backlog (503 past max_inflight) and answer 504 past
+# request_timeout_s.
+_LIMITS = {"max_inflight": 256, "request_timeout_s": 10}
 
 
 def _bentoml_serve(service: str) -> tuple[str, ...]:
     # `bentoml serve` through a launcher that gives each server its own metrics directory.
-    return ("{python}", "-m", "servers.bentoml_serve", service, "--host", "{host}", "--port", "{port}")
+    return ("{python}", "-m", "servers.bentoml_serve", service, "--host", "{host}", "--port", "{port}",
+            "--timeout-graceful-shutdown", "{graceful_timeout_s}")
 
 
 _LITSERVE = ("{python}", "-m", "servers.litserve_app", "--host", "{host}", "--port", "{port}")
@@ -139,18 +144,21 @@ _STACK_LIST: tuple[Stack, ...] = (
     Stack(
         name="fastapi_inline",
         title="FastAPI, model called inline in async def (anti-pattern)",
-        description="The model runs on the event loop: every other request waits for it.",
+        description="The model runs on the event loop: every other request waits for it. It has "
+        "no in-flight limit or timeout because its blocked loop cannot see requests to refuse.",
         argv=(*_UVICORN, "servers.fastapi_inline:app"),
         knobs=_knobs(**_UVICORN_KNOBS),
         default_port=8002,
+        openapi="/openapi.json",
     ),
     Stack(
         name="fastapi_threadpool",
         title="FastAPI, model in a thread pool",
         description="The loop parses and validates; the model runs in a bounded thread pool.",
         argv=(*_UVICORN, "servers.fastapi_threadpool:app"),
-        knobs=_knobs(**_UVICORN_KNOBS, threads=4),
+        knobs=_knobs(**_UVICORN_KNOBS, **_LIMITS, threads=4),
         default_port=8003,
+        openapi="/openapi.json",
     ),
     Stack(
         name="fastapi_batcher",
@@ -158,8 +166,11 @@ _STACK_LIST: tuple[Stack, ...] = (
         description="Concurrent requests are coalesced into one model call in one model thread; "
         "no wait when idle, a bounded queue that answers 503 when full.",
         argv=(*_UVICORN, "servers.fastapi_batcher:app"),
-        knobs=_knobs(**_UVICORN_KNOBS, max_batch_size=64, max_wait_ms=2.0, max_queue=1024),
+        knobs=_knobs(
+            **_UVICORN_KNOBS, **_LIMITS, max_batch_size=64, max_wait_ms=2.0, max_queue=4096
+        ),
         default_port=8004,
+        openapi="/openapi.json",
     ),
     Stack(
         name="bentoml",
@@ -175,7 +186,8 @@ _STACK_LIST: tuple[Stack, ...] = (
         # fastapi_batcher's; the model service's traffic concurrency is set to it as the
         # concurrency guide advises for batching services. See servers/bentoml_service.py for
         # the client-session setting that works around a BentoML 1.4.30+ bug.
-        knobs=_knobs(workers=1, threads=1, blas_threads=1, max_batch_size=64, max_latency_ms=1000),
+        knobs=_knobs(workers=1, threads=1, blas_threads=1, graceful_timeout_s=10, max_batch_size=64,
+                     max_latency_ms=1000),
         default_port=8005,
         deviations=(_no_queue_wait("BentoML's dispatcher"),),
         multiprocess_metrics=True,
@@ -187,7 +199,7 @@ _STACK_LIST: tuple[Stack, ...] = (
         "thread pool, one model call per request.",
         argv=_bentoml_serve("servers.bentoml_nobatch:ChurnService"),
         # One worker and BentoML's default one thread: the model call holds the GIL anyway.
-        knobs=_knobs(workers=1, threads=1, blas_threads=1),
+        knobs=_knobs(workers=1, threads=1, blas_threads=1, graceful_timeout_s=10),
         default_port=8006,
         multiprocess_metrics=True,
     ),
@@ -203,7 +215,7 @@ _STACK_LIST: tuple[Stack, ...] = (
         # server per inference worker). LitServe waits up to batch_timeout_s for a batch to
         # fill, even when idle, and at 0 it polls its queue without pause: 2 ms, the same
         # window as fastapi_batcher (~5 model calls). timeout_s is LitServe's default.
-        knobs=_knobs(workers=1, api_servers=1, blas_threads=1, max_batch_size=64,
+        knobs=_knobs(workers=1, api_servers=1, blas_threads=1, graceful_timeout_s=10, max_batch_size=64,
                      batch_timeout_s=0.002, timeout_s=30),
         default_port=8007,
         deviations=(_no_queue_wait("LitServe's batching loop"),),
@@ -215,7 +227,7 @@ _STACK_LIST: tuple[Stack, ...] = (
         description="The same LitServe server without batching: the worker takes requests "
         "one at a time, one model call each.",
         argv=_LITSERVE,
-        knobs=_knobs(workers=1, api_servers=1, blas_threads=1, max_batch_size=1,
+        knobs=_knobs(workers=1, api_servers=1, blas_threads=1, graceful_timeout_s=10, max_batch_size=1,
                      batch_timeout_s=0.0, timeout_s=30),
         default_port=8008,
         multiprocess_metrics=True,
