@@ -53,6 +53,9 @@ class Stack:
     deviations: tuple[Deviation, ...] = ()
     ready_timeout_s: float = 60.0
     multiprocess_metrics: bool = False  # several processes write the contract's metrics
+    # Container memory limit, for stacks whose process count does not follow `workers`
+    # (None: derived from `workers`, see servebench/deploy/container.py).
+    memory_mib: int | None = None
     # True: the port opens only once the model is loaded (not ready = connection refused);
     # False: liveness answers at once and readiness says 503 while the model loads.
     loads_before_listening: bool = False
@@ -191,6 +194,7 @@ _STACK_LIST: tuple[Stack, ...] = (
         default_port=8005,
         deviations=(_no_queue_wait("BentoML's dispatcher"),),
         multiprocess_metrics=True,
+        memory_mib=1024,  # arbiter, API worker, model worker: ~660 MiB RSS measured
     ),
     Stack(
         name="bentoml_nobatch",
@@ -202,6 +206,7 @@ _STACK_LIST: tuple[Stack, ...] = (
         knobs=_knobs(workers=1, threads=1, blas_threads=1, graceful_timeout_s=10),
         default_port=8006,
         multiprocess_metrics=True,
+        memory_mib=768,  # arbiter and one worker: ~440 MiB RSS measured
     ),
     Stack(
         name="litserve",
@@ -220,6 +225,7 @@ _STACK_LIST: tuple[Stack, ...] = (
         default_port=8007,
         deviations=(_no_queue_wait("LitServe's batching loop"),),
         multiprocess_metrics=True,
+        memory_mib=1024,  # six processes, two models: ~860 MiB RSS (~300 MiB USS) measured
     ),
     Stack(
         name="litserve_nobatch",
@@ -231,6 +237,7 @@ _STACK_LIST: tuple[Stack, ...] = (
                      batch_timeout_s=0.0, timeout_s=30),
         default_port=8008,
         multiprocess_metrics=True,
+        memory_mib=1024,  # as litserve
     ),
 )
 
