@@ -59,6 +59,11 @@ class Stack:
     openapi: str | None = None  # path of the OpenAPI document, if the stack publishes one
     python: str = field(default_factory=lambda: sys.executable)  # another venv if isolated
 
+    @property
+    def aggregates_metrics(self) -> bool:
+        """Several processes write the contract's metrics: /metrics must sum them all."""
+        return self.multiprocess_metrics or int(self.knobs.get("workers", 1)) > 1
+
     def with_knobs(self, **overrides: Any) -> Stack:
         unknown = set(overrides) - set(self.knobs)
         if unknown:
