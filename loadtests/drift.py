@@ -18,11 +18,13 @@ class Thresholds:
     # caches and connection pools filling up after the warm-up).
     skip_windows: int = 1
     min_windows: int = 3  # fewer fitted windows: "inconclusive"
-    # "growing memory": the fitted RSS rises at least this fast AND by at least this share of
-    # the tree's RSS over the fitted span (both, so that neither a big tree's noise nor a
-    # tiny tree's few megabytes alone makes the verdict).
+    # A trend counts only if its fitted rise over the span stands out of the windows' own
+    # scatter: rise >= noise_ratio x the median absolute residual. This adapts to the soak's
+    # length and to how noisy the machine was, where a share-of-RSS rule would miss a steady
+    # leak in a short soak and flag allocator jitter in a small tree.
+    noise_ratio: float = 3.0
+    # "growing memory": the fitted RSS rises at least this fast (and stands out of the noise).
     rss_mb_per_min: float = 1.0
-    rss_rise_percent: float = 2.0
     # "degrading tail": the fitted p99 rises by at least this share of its fitted start
     # over the fitted span, and by at least this many milliseconds (sub-millisecond p99s
     # on a shared machine move by more than 50 % for no reason).
@@ -53,6 +55,7 @@ class Fit:
     x0: float
     span_s: float  # last fitted x - x0
     n: int
+    noise: float  # median absolute residual around the fitted line
 
     def at(self, x: float) -> float:
         return self.intercept + self.slope * (x - self.x0)
@@ -74,7 +77,8 @@ def theil_sen(x: Sequence[float], y: Sequence[float]) -> Fit:
     slope = statistics.median(slopes)
     x0 = min(x)
     intercept = statistics.median(yi - slope * (xi - x0) for xi, yi in zip(x, y, strict=True))
-    return Fit(slope=slope, intercept=intercept, x0=x0, span_s=max(x) - x0, n=len(x))
+    noise = statistics.median(abs(yi - intercept - slope * (xi - x0)) for xi, yi in zip(x, y, strict=True))
+    return Fit(slope=slope, intercept=intercept, x0=x0, span_s=max(x) - x0, n=len(x), noise=noise)
 
 
 def verdict(rss: Fit | None, p99: Fit | None, t: Thresholds = THRESHOLDS) -> tuple[str, list[str]]:
@@ -83,17 +87,19 @@ def verdict(rss: Fit | None, p99: Fit | None, t: Thresholds = THRESHOLDS) -> tup
         return INCONCLUSIVE, [f"fewer than {t.min_windows} windows to fit"]
     found, reasons = [], []
     rss_mb_min = rss.slope * 60
-    rise_percent = 100 * rss.rise / rss.intercept if rss.intercept > 0 else 0.0
-    if rss_mb_min >= t.rss_mb_per_min and rise_percent >= t.rss_rise_percent:
+    rss_text = (f"RSS {rss_mb_min:+.2f} MB/min (threshold {t.rss_mb_per_min:g}), "
+                f"{rss.rise:+.1f} MB over the fit vs noise {rss.noise:.2f} MB")
+    if rss_mb_min >= t.rss_mb_per_min and rss.rise >= t.noise_ratio * rss.noise:
         found.append(GROWING_MEMORY)
-        reasons.append(f"RSS +{rss_mb_min:.2f} MB/min (>= {t.rss_mb_per_min:g}) and "
-                       f"+{rise_percent:.1f} % over the fit (>= {t.rss_rise_percent:g} %)")
+        reasons.append(rss_text)
     p99_percent = 100 * p99.rise / p99.intercept if p99.intercept > 0 else 0.0
-    if p99_percent >= t.p99_rise_percent and p99.rise >= t.p99_rise_ms:
+    p99_text = (f"p99 {p99.rise:+.2f} ms ({p99_percent:+.0f} %, thresholds {t.p99_rise_percent:g} % "
+                f"and {t.p99_rise_ms:g} ms) over the fit vs noise {p99.noise:.2f} ms")
+    if (p99_percent >= t.p99_rise_percent and p99.rise >= t.p99_rise_ms
+            and p99.rise >= t.noise_ratio * p99.noise):
         found.append(DEGRADING_TAIL)
-        reasons.append(f"p99 +{p99.rise:.2f} ms over the fit (+{p99_percent:.0f} %, thresholds "
-                       f"{t.p99_rise_percent:g} % and {t.p99_rise_ms:g} ms)")
+        reasons.append(p99_text)
     if not found:
-        return STABLE, [f"RSS {rss_mb_min:+.2f} MB/min ({rise_percent:+.1f} %), "
-                        f"p99 {p99.rise:+.2f} ms ({p99_percent:+.0f} %) over the fit: below thresholds"]
+        return STABLE, [f"{rss_text}; {p99_text}: below thresholds (trends must exceed "
+                        f"{t.noise_ratio:g} x noise)"]
     return " + ".join(found), reasons

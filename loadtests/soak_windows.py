@@ -83,7 +83,7 @@ def _fit(windows: Sequence[SoakWindow], values: Sequence[float]) -> tuple[drift.
     mids = [(w.start + w.end) / 2 for w in windows]
     fit = drift.theil_sen(mids, values)
     return fit, FitResult(slope_per_s=fit.slope, intercept=fit.intercept, t0=fit.x0,
-                          span_s=fit.span_s, windows=[w.index for w in windows])
+                          span_s=fit.span_s, noise=fit.noise, windows=[w.index for w in windows])
 
 
 def fitted(windows: Sequence[SoakWindow], t: drift.Thresholds = drift.THRESHOLDS) -> list[SoakWindow]:

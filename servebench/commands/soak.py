@@ -114,10 +114,10 @@ def run(args: argparse.Namespace) -> int:
     console.print(drift_table(records, f"{result.run_id}: {config.duration_s:g}s soak, fits over "
                               f"full windows after the first {THRESHOLDS.skip_windows} (Theil-Sen)"))
     t = THRESHOLDS
-    console.print(f"  growing memory: RSS slope >= {t.rss_mb_per_min:g} MB/min and rise >= "
-                  f"{t.rss_rise_percent:g} % over the fit; degrading tail: p99 rise >= "
-                  f"{t.p99_rise_percent:g} % and >= {t.p99_rise_ms:g} ms over the fit; inconclusive: "
-                  f"fewer than {t.min_windows} fitted windows", highlight=False)
+    console.print(f"  growing memory: RSS slope >= {t.rss_mb_per_min:g} MB/min; degrading tail: p99 "
+                  f"rise >= {t.p99_rise_percent:g} % and >= {t.p99_rise_ms:g} ms over the fit; either "
+                  f"only if the fitted rise is >= {t.noise_ratio:g} x the median absolute residual; "
+                  f"inconclusive: fewer than {t.min_windows} fitted windows", highlight=False)
     for flag in sorted({flag for r in records for flag in r.flags}):
         console.print(f"  {flag}: {SOAK_FLAGS.get(flag, '')}", highlight=False)
     console.print(f"machine load average {result.load_average}; wall time "

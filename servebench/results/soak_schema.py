@@ -55,6 +55,7 @@ class FitResult(_Model):
     intercept: float  # fitted value at t0
     t0: float  # epoch seconds: mid-point of the first fitted window
     span_s: float
+    noise: float  # median absolute residual: the scatter a trend must stand out of
     windows: list[int]
 
 

@@ -47,18 +47,30 @@ def test_a_fit_needs_two_distinct_points() -> None:
         drift.theil_sen([1.0, 1.0], [1.0, 2.0])
 
 
-def _fit(per_minute: float, start: float, n: int = 10) -> drift.Fit:
-    return drift.theil_sen(MINUTES[:n], [start + per_minute * i for i in range(n)])
+def _fit(per_minute: float, start: float, n: int = 10, scatter: float = 0.0) -> drift.Fit:
+    """A series rising `per_minute`, one point a minute, with +-scatter alternating on top."""
+    return drift.theil_sen(MINUTES[:n], [start + per_minute * i + scatter * (-1) ** i
+                                         for i in range(n)])
+
+
+def test_the_noise_is_the_scatter_around_the_line() -> None:
+    assert _fit(2.0, 300.0).noise == 0
+    assert _fit(2.0, 300.0, scatter=4.0).noise == pytest.approx(4.0, rel=0.3)
 
 
 def test_verdicts_follow_the_thresholds() -> None:
     t = drift.THRESHOLDS
     flat_rss, flat_p99 = _fit(0.0, 300.0), _fit(0.0, 5.0)
     assert drift.verdict(flat_rss, flat_p99)[0] == drift.STABLE
-    leaking = _fit(t.rss_mb_per_min * 2, 300.0)
+    leaking = _fit(t.rss_mb_per_min * 2, 300.0, scatter=0.5)
     assert drift.verdict(leaking, flat_p99)[0] == drift.GROWING_MEMORY
-    # Fast in MB/min but a negligible share of a huge tree: not a verdict on its own.
-    assert drift.verdict(_fit(t.rss_mb_per_min * 2, 1e6), flat_p99)[0] == drift.STABLE
+    # A slow creep under the rate threshold, however clean, is not a verdict.
+    assert drift.verdict(_fit(t.rss_mb_per_min / 2, 300.0), flat_p99)[0] == drift.STABLE
+    # The same slope drowned in window-to-window scatter is not one either.
+    noisy = drift.theil_sen(MINUTES[:6], [300.0, 312.0, 296.0, 318.0, 301.0, 316.0])
+    assert noisy.slope * 60 >= t.rss_mb_per_min
+    assert noisy.rise < t.noise_ratio * noisy.noise
+    assert drift.verdict(noisy, flat_p99)[0] == drift.STABLE
     slower = _fit(1.0, 5.0)  # p99 from 5 ms to 14 ms
     assert drift.verdict(flat_rss, slower)[0] == drift.DEGRADING_TAIL
     assert drift.verdict(leaking, slower)[0] == f"{drift.GROWING_MEMORY} + {drift.DEGRADING_TAIL}"
