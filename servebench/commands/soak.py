@@ -91,7 +91,7 @@ def drift_table(records: list[SoakRecord], title: str) -> Table:
 
 def run(args: argparse.Namespace) -> int:
     config = config_from(args)
-    console = Console() if Console().is_terminal else Console(width=170)
+    console = Console() if Console().is_terminal else Console(width=210)
     target = f"{config.rps:g} req/s" if config.rps else f"{config.fraction:.0%} of the probed capacity"
     console.print(
         f"servebench soak: {len(config.stacks)} stacks, {config.workload} at {target} by "
