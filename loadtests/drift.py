@@ -41,6 +41,7 @@ class Thresholds:
 THRESHOLDS = Thresholds()
 
 STABLE = "stable"
+TAIL_NOT_JUDGED = " (tail not judged)"  # appended when other processes took the server's CPUs
 GROWING_MEMORY = "growing memory"
 DEGRADING_TAIL = "degrading tail"
 INCONCLUSIVE = "inconclusive"
@@ -81,8 +82,13 @@ def theil_sen(x: Sequence[float], y: Sequence[float]) -> Fit:
     return Fit(slope=slope, intercept=intercept, x0=x0, span_s=max(x) - x0, n=len(x), noise=noise)
 
 
-def verdict(rss: Fit | None, p99: Fit | None, t: Thresholds = THRESHOLDS) -> tuple[str, list[str]]:
-    """The verdict and the reasons behind it, in words that quote the thresholds."""
+def verdict(rss: Fit | None, p99: Fit | None, t: Thresholds = THRESHOLDS,
+            tail_judged: bool = True) -> tuple[str, list[str]]:
+    """The verdict and the reasons behind it, in words that quote the thresholds.
+
+    `tail_judged=False` when other processes competed for the server's CPUs during the fitted
+    windows: the p99 then follows the scheduler, not the stack, and is reported but not judged.
+    RSS does not depend on who else runs, so memory is judged either way."""
     if rss is None or p99 is None or rss.n < t.min_windows:
         return INCONCLUSIVE, [f"fewer than {t.min_windows} windows to fit"]
     found, reasons = [], []
@@ -95,11 +101,16 @@ def verdict(rss: Fit | None, p99: Fit | None, t: Thresholds = THRESHOLDS) -> tup
     p99_percent = 100 * p99.rise / p99.intercept if p99.intercept > 0 else 0.0
     p99_text = (f"p99 {p99.rise:+.2f} ms ({p99_percent:+.0f} %, thresholds {t.p99_rise_percent:g} % "
                 f"and {t.p99_rise_ms:g} ms) over the fit vs noise {p99.noise:.2f} ms")
-    if (p99_percent >= t.p99_rise_percent and p99.rise >= t.p99_rise_ms
-            and p99.rise >= t.noise_ratio * p99.noise):
+    degrading = (p99_percent >= t.p99_rise_percent and p99.rise >= t.p99_rise_ms
+                 and p99.rise >= t.noise_ratio * p99.noise)
+    if not tail_judged:
+        reasons.append(f"{p99_text}: not judged, other processes used the server's CPUs")
+    elif degrading:
         found.append(DEGRADING_TAIL)
         reasons.append(p99_text)
+    suffix = "" if tail_judged else TAIL_NOT_JUDGED
     if not found:
-        return STABLE, [f"{rss_text}; {p99_text}: below thresholds (trends must exceed "
-                        f"{t.noise_ratio:g} x noise)"]
-    return " + ".join(found), reasons
+        below = f"below thresholds (trends must exceed {t.noise_ratio:g} x noise)"
+        return STABLE + suffix, [f"{rss_text}: {below}" if not tail_judged else
+                                 f"{rss_text}; {p99_text}: {below}", *reasons]
+    return " + ".join(found) + suffix, reasons

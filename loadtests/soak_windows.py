@@ -79,6 +79,12 @@ def build_windows(raw: dict[str, Any], origin: float, measure_s: float, window_s
     return windows
 
 
+def _contended(window: SoakWindow) -> bool:
+    """Other processes used the server's CPUs beyond the run's contention threshold."""
+    busy, own = window.server_cpus_busy_percent, window.server_cpu_percent
+    return busy is not None and own is not None and busy - own > CONTENTION_PERCENT
+
+
 def _fit(windows: Sequence[SoakWindow], values: Sequence[float]) -> tuple[drift.Fit, FitResult]:
     mids = [(w.start + w.end) / 2 for w in windows]
     fit = drift.theil_sen(mids, values)
@@ -103,7 +109,7 @@ def drift_of(windows: Sequence[SoakWindow], rps: float | None,
     uss = None
     if all(w.server_uss_mb is not None for w in use):
         uss = _fit(use, [w.server_uss_mb or 0.0 for w in use])
-    verdict, reasons = drift.verdict(rss, p99, t)
+    verdict, reasons = drift.verdict(rss, p99, t, tail_judged=not any(map(_contended, use)))
     end = rss.x0 + rss.span_s
     bytes_per_s = rss.slope * 2**20
     return Drift(
@@ -124,7 +130,6 @@ def window_flags(windows: Sequence[SoakWindow], target_rps: float | None, achiev
         flags.append("failures")
     if any((w.generator_max_process_cpu_percent or 0) > generator_bound_percent for w in windows):
         flags.append("generator_bound")
-    if any(w.server_cpus_busy_percent is not None and w.server_cpu_percent is not None
-           and w.server_cpus_busy_percent - w.server_cpu_percent > CONTENTION_PERCENT for w in windows):
+    if any(map(_contended, windows)):
         flags.append("server_cpu_contention")
     return flags

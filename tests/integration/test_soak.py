@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from loadtests import drift
+from loadtests.measure import CONTENTION_PERCENT
 from loadtests.recording import decode, percentiles_ms
 from servebench.cli import main
 from servebench.results.soak_schema import load_soak
@@ -74,4 +75,7 @@ def test_a_short_soak_writes_consistent_windows_and_fits(tmp_path: Path) -> None
     p99 = drift.theil_sen(mids, [w.latency.percentiles_ms["p99"] for w in fitted])
     assert record.drift.p99_end_ms == pytest.approx(p99.at(mids[-1]))
     assert record.drift.uss is not None and record.drift.uss.windows == record.drift.rss.windows
-    assert record.verdict == drift.verdict(refit, p99)[0] and record.reasons
+    contended = any((w.server_cpus_busy_percent or 0) - (w.server_cpu_percent or 0) > CONTENTION_PERCENT
+                    for w in fitted)
+    assert record.verdict == drift.verdict(refit, p99, tail_judged=not contended)[0] and record.reasons
+    assert ("server_cpu_contention" in record.flags) >= contended

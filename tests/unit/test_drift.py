@@ -76,6 +76,10 @@ def test_verdicts_follow_the_thresholds() -> None:
     assert drift.verdict(leaking, slower)[0] == f"{drift.GROWING_MEMORY} + {drift.DEGRADING_TAIL}"
     # A sub-millisecond tail doubling is below the absolute floor.
     assert drift.verdict(flat_rss, _fit(0.05, 0.3))[0] == drift.STABLE
+    # Under CPU contention the tail is reported but not judged; memory still is.
+    assert drift.verdict(flat_rss, slower, tail_judged=False)[0] == drift.STABLE + drift.TAIL_NOT_JUDGED
+    verdict, reasons = drift.verdict(leaking, slower, tail_judged=False)
+    assert verdict == drift.GROWING_MEMORY + drift.TAIL_NOT_JUDGED and "not judged" in reasons[-1]
     short = _fit(0.0, 300.0, n=t.min_windows - 1)
     assert drift.verdict(short, short)[0] == drift.INCONCLUSIVE
 
