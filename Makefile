@@ -18,7 +18,7 @@ SYSDEPS_PKGS := prometheus docker-compose
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help install sysdeps model test lint serve stacks bench-all bench bench-quick readme check-regression baseline \
+.PHONY: help install sysdeps model test lint serve stacks bench-all bench-perf bench bench-quick readme check-regression baseline \
 	monitor compose image
 
 help:
@@ -78,6 +78,11 @@ bench-all: $(STAMP)
 bench-quick: $(STAMP)
 	$(BIN)/python -m shared_model.training --all
 	$(BIN)/servebench run --profile quick --model $(MODEL)
+
+# Single predictions against each server's own framework ceiling, 1/8/32/64 users (~20 min).
+bench-perf: $(STAMP)
+	$(BIN)/python -m shared_model.training --all
+	$(BIN)/servebench run --profile perf --model $(MODEL)
 
 bench: $(STAMP)
 	$(BIN)/python -m shared_model.training --all
