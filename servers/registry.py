@@ -121,6 +121,14 @@ def _bentoml_serve(service: str) -> tuple[str, ...]:
 _LITSERVE = ("{python}", "-m", "servers.litserve_app", "--host", "{host}", "--port", "{port}")
 
 
+_BENTOML_SIGTERM = Deviation(
+    "On SIGTERM BentoML stops the API and the model service at the same time: calls in "
+    "flight between them fail and are answered 500 (ErrorBody)", ("sigterm_drain",), 500)
+_LITSERVE_SIGTERM = Deviation(
+    "On SIGTERM LitServe's inference workers and queue manager exit at once: requests still "
+    "arriving on open connections are answered 500 (ErrorBody)", ("sigterm_drain",), 500)
+
+
 def _no_queue_wait(dispatcher: str) -> Deviation:
     return Deviation(f"ml_queue_wait_seconds stays empty: {dispatcher} does not expose "
                      "how long each request waited for its batch")
@@ -192,7 +200,7 @@ _STACK_LIST: tuple[Stack, ...] = (
         knobs=_knobs(workers=1, threads=1, blas_threads=1, graceful_timeout_s=10, max_batch_size=64,
                      max_latency_ms=1000),
         default_port=8005,
-        deviations=(_no_queue_wait("BentoML's dispatcher"),),
+        deviations=(_no_queue_wait("BentoML's dispatcher"), _BENTOML_SIGTERM),
         multiprocess_metrics=True,
         memory_mib=1024,  # arbiter, API worker, model worker: ~660 MiB RSS measured
     ),
@@ -223,7 +231,7 @@ _STACK_LIST: tuple[Stack, ...] = (
         knobs=_knobs(workers=1, api_servers=1, blas_threads=1, graceful_timeout_s=10, max_batch_size=64,
                      batch_timeout_s=0.002, timeout_s=30),
         default_port=8007,
-        deviations=(_no_queue_wait("LitServe's batching loop"),),
+        deviations=(_no_queue_wait("LitServe's batching loop"), _LITSERVE_SIGTERM),
         multiprocess_metrics=True,
         memory_mib=1024,  # six processes, two models: ~860 MiB RSS (~300 MiB USS) measured
     ),
@@ -236,6 +244,7 @@ _STACK_LIST: tuple[Stack, ...] = (
         knobs=_knobs(workers=1, api_servers=1, blas_threads=1, graceful_timeout_s=10, max_batch_size=1,
                      batch_timeout_s=0.0, timeout_s=30),
         default_port=8008,
+        deviations=(_LITSERVE_SIGTERM,),
         multiprocess_metrics=True,
         memory_mib=1024,  # as litserve
     ),

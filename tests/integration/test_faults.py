@@ -18,10 +18,16 @@ def test_sigterm_under_load_drains_cleanly(name: str) -> None:
     finally:
         server.stop()
     assert result.outcomes.get("ok", 0) > 0
-    assert not [k for k in result.outcomes if k.startswith("status_5")], result.outcomes
-    assert result.outcomes.get("refused", 0) > 0, "new connections must be refused once stopping"
-    # At most the one request racing the close of each keep-alive connection can be lost.
-    assert result.lost <= 4, result
+    deviation = STACKS[name].deviation_for("sigterm_drain")
+    failed = {k for k in result.outcomes if k.startswith("status_5")}
+    if deviation is not None:
+        # Declared: the framework does not drain; what it answers instead is its declared status.
+        assert failed <= {f"status_{deviation.status}"}, result.outcomes
+    else:
+        assert not failed, result.outcomes
+        assert result.outcomes.get("refused", 0) > 0, "new connections must be refused once stopping"
+        # At most the one request racing the close of each keep-alive connection can be lost.
+        assert result.lost <= 4, result
     assert server.proc is not None and server.proc.returncode is not None
 
 
