@@ -7,6 +7,8 @@ STACK ?= fastapi_batcher
 HOST ?= 127.0.0.1
 PORT ?=
 MODEL ?= default
+WORKLOAD ?=
+PROFILE ?= full
 TARGETS ?=
 PROM_PORT ?= 9090
 # Debian packages the tests and `make monitor` use: a real Prometheus (and promtool), and
@@ -16,11 +18,13 @@ SYSDEPS_PKGS := prometheus docker-compose
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help install sysdeps model test lint serve stacks bench-all readme check-regression baseline \
+.PHONY: help install sysdeps model test lint serve stacks bench-all bench bench-quick readme check-regression baseline \
 	monitor compose image
 
 help:
-	@echo "make bench-all   measure every stack (installs on first use)"
+	@echo "make bench-all   measure every stack, full profile (installs on first use)"
+	@echo "make bench-quick one short look at every stack (~3 min)"
+	@echo "make bench STACK=<name> [WORKLOAD=<name>] [PROFILE=full|quick] [MODEL=default]"
 	@echo "make test        install and run unit + integration tests"
 	@echo "make serve STACK=<name> [PORT=8000] [HOST=127.0.0.1] [MODEL=default]"
 	@echo "make stacks      list the registered stacks and their knobs"
@@ -69,7 +73,16 @@ serve: $(STAMP)
 
 bench-all: $(STAMP)
 	$(BIN)/python -m shared_model.training --all
-	$(BIN)/servebench quickbench
+	$(BIN)/servebench run --profile full --model $(MODEL)
+
+bench-quick: $(STAMP)
+	$(BIN)/python -m shared_model.training --all
+	$(BIN)/servebench run --profile quick --model $(MODEL)
+
+bench: $(STAMP)
+	$(BIN)/python -m shared_model.training --all
+	$(BIN)/servebench run --profile $(PROFILE) --model $(MODEL) --stacks $(STACK) \
+		$(if $(WORKLOAD),--workloads $(WORKLOAD))
 
 readme: $(STAMP)
 	$(BIN)/python -m servebench.readme

@@ -93,7 +93,7 @@ class ServerProcess:
     def start(self) -> ServerProcess:
         env = {**os.environ, **self.stack.env(), **self.extra_env}
         env["PYTHONUNBUFFERED"] = "1"
-        if self.stack.multiprocess_metrics:
+        if self.stack.aggregates_metrics:
             self._metrics_dir = tempfile.mkdtemp(prefix=f"prom-{self.stack.name}-")
             env["PROMETHEUS_MULTIPROC_DIR"] = self._metrics_dir
         self.log_path.parent.mkdir(parents=True, exist_ok=True)

@@ -18,15 +18,17 @@ def test_sigterm_under_load_drains_cleanly(name: str) -> None:
     finally:
         server.stop()
     assert result.outcomes.get("ok", 0) > 0
-    deviation = STACKS[name].deviation_for("sigterm_drain")
-    failed = {k for k in result.outcomes if k.startswith("status_5")}
-    if deviation is not None:
-        # Declared: the framework does not drain; what it answers instead is its declared status.
-        assert failed <= {f"status_{deviation.status}"}, result.outcomes
+    errors = [k for k in result.outcomes if k.startswith("status_5")]
+    if STACKS[name].deviation_for("sigterm_under_load"):
+        # A declared deviation: what it answers is recorded, not held to the contract. (LitServe's
+        # API server may still be draining when the clients stop: no refusal seen yet.)
+        return
+    assert result.outcomes.get("refused", 0) > 0, "new connections must be refused once stopping"
+    assert not errors, result.outcomes
+    if "drain_s" in STACKS[name].knobs:
+        assert result.lost == 0, result  # draining shutdown: nothing sent is dropped
     else:
-        assert not failed, result.outcomes
-        assert result.outcomes.get("refused", 0) > 0, "new connections must be refused once stopping"
-        # At most the one request racing the close of each keep-alive connection can be lost.
+        # At most the one request racing the close of each connection can be lost.
         assert result.lost <= 4, result
     assert server.proc is not None and server.proc.returncode is not None
 
@@ -45,3 +47,25 @@ def test_our_non_blocking_stacks_restart_a_killed_worker(name: str) -> None:
     assert result.outcomes.get("ok", 0) > 0
     # Requests in flight on the killed worker may fail; after that, service must come back.
     assert result.failed_after_kill == 0 or result.recovery_s is not None, result
+
+
+def test_with_two_uvicorn_workers_metrics_count_every_worker() -> None:
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from shared_model.cases import SEED_EXAMPLE
+
+    stack = STACKS["fastapi_threadpool"].with_knobs(workers=2)
+    assert stack.aggregates_metrics
+    with ServerProcess(stack) as server, httpx.Client(base_url=server.url) as client:
+        for _ in range(40):  # new connections land on both workers
+            with httpx.Client(base_url=server.url) as fresh:
+                assert fresh.post(stack.paths["predict"], json=SEED_EXAMPLE).status_code == 200
+        text = client.get(stack.paths["metrics"]).text
+    total = sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "ml_predictions_total" and sample.labels["outcome"] == "success"
+    )
+    assert total == 40

@@ -1,0 +1,1 @@
+"""Load workloads, the Locust load generator, pre-run verification and the orchestrator."""

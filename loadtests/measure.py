@@ -1,0 +1,149 @@
+"""One measurement (stack x workload x users x repeat): run Locust, turn its output into a Record."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hdrh.histogram import HdrHistogram
+
+from loadtests import sampling, server_metrics
+from loadtests.generator import GeneratorSettings, LocustRun, run_locust
+from loadtests.recording import RESOLUTION, PhaseTally, add, encode, new_histogram, percentiles_ms
+from loadtests.workloads import PREDICTION_KINDS
+from servebench.results.schema import KindStats, Latency, Phase, Record, Resources
+from servers.process import ServerProcess, tail
+from shared_model.cases import GoldenCase
+
+# Other processes' share of the pinned CPUs (percent of one core) above which a measurement is
+# flagged: on a shared machine the server or Locust may not have had its CPUs to itself.
+CONTENTION_PERCENT = 20.0
+
+
+class MeasurementFailed(RuntimeError):
+    """Locust produced no result; carries the tail of its log."""
+
+    def __init__(self, reason: str, log_tail: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.log_tail = log_tail
+
+
+@dataclass(frozen=True)
+class MeasureSettings:
+    warmup_s: float
+    measure_s: float
+    drain_timeout_s: float
+    generator: GeneratorSettings
+    generator_bound_percent: float = 90.0
+
+
+def latency(histogram: HdrHistogram) -> Latency:
+    return Latency(resolution=RESOLUTION, count=histogram.get_total_count(),
+                   histogram=encode(histogram), percentiles_ms=percentiles_ms(histogram))
+
+
+def phase(data: dict[str, Any], nominal_s: float) -> Phase:
+    tally = PhaseTally()
+    tally.merge(data["tally"])
+    combined, combined_failed = new_histogram(), new_histogram()
+    failures: Counter[str] = Counter()
+    kinds = {}
+    for kind, kt in sorted(tally.kinds.items()):
+        add(combined, kt.histogram)
+        add(combined_failed, kt.failed_histogram)
+        failures.update(kt.failures)
+        kinds[kind] = KindStats(requests=kt.requests, rows=kt.rows, failures=dict(kt.failures),
+                                latency=latency(kt.histogram), failed_latency=latency(kt.failed_histogram))
+    requests = sum(k.requests for k in kinds.values())
+    duration = (tally.last_end - tally.first_start) if tally.first_start and tally.last_end else 0.0
+    ok = requests - sum(failures.values())
+    return Phase(users=data["users"], nominal_s=nominal_s, duration_s=duration,
+                 drained=data["drained"], requests=requests, failures=dict(failures),
+                 rps=ok / duration if duration > 0 else 0.0, latency=latency(combined),
+                 failed_latency=latency(combined_failed), kinds=kinds)
+
+
+def resources(run: LocustRun, start: float, end: float, settings: GeneratorSettings,
+              server_cpus: Sequence[int] | None) -> Resources | None:
+    server = sampling.usage(run.samples.get("server", []), start, end)
+    generator = sampling.usage(run.samples.get("generator", []), start, end)
+    if server is None or generator is None:
+        return None
+    busy = {name: sampling.cpus_busy(run.cpu_samples, cpus, start, end) if cpus else None
+            for name, cpus in (("server", server_cpus), ("load", settings.load_cpus))}
+    return Resources(
+        server_cpu_percent=server.cpu_percent, server_rss_mb=server.rss_max_bytes / 2**20,
+        server_processes=server.processes, generator_cpu_percent=generator.cpu_percent,
+        generator_max_process_cpu_percent=generator.max_process_cpu_percent,
+        server_cpus_busy_percent=busy["server"], load_cpus_busy_percent=busy["load"],
+        samples=min(server.samples, generator.samples),
+    )
+
+
+def _flags(measured: Phase, warmup: Phase, users: int, res: Resources | None,
+           rows_locust: int, rows_server: float | None, bound: bool) -> list[str]:
+    flags = []
+    if bound:
+        flags.append("generator_bound")
+    if not (measured.drained and warmup.drained):
+        flags.append("not_drained")
+    if rows_server is None:
+        flags.append("no_server_metrics")
+    elif rows_server != rows_locust:
+        flags.append("count_mismatch")
+    if measured.users < users:
+        flags.append("users_short")
+    if measured.failures:
+        flags.append("failures")
+    if res is None:
+        flags.append("no_resource_samples")
+    else:
+        for name, busy, own in (("server", res.server_cpus_busy_percent, res.server_cpu_percent),
+                                ("load", res.load_cpus_busy_percent, res.generator_cpu_percent)):
+            if busy is not None and busy - own > CONTENTION_PERCENT:
+                flags.append(f"{name}_cpu_contention")
+    return flags
+
+
+def measure(server: ServerProcess, workload: str, users: int, repeat: int, golden: Sequence[GoldenCase],
+            settings: MeasureSettings, run_root: Path, time_to_ready_s: float) -> Record:
+    record_id = f"{server.stack.name}__{workload}__u{users}__r{repeat}"
+    raw_dir = run_root / "locust" / record_id
+    plan = {
+        "workload": workload, "warmup_s": settings.warmup_s, "measure_s": settings.measure_s,
+        "drain_timeout_s": settings.drain_timeout_s, "paths": dict(server.stack.paths),
+        "host": server.url, "seed": f"{workload}-{users}-{repeat}",
+        "golden": [{"request": case.request, "prediction": case.prediction} for case in golden],
+    }
+    run = run_locust(plan, users, settings.generator, raw_dir, server.processes)
+    if run.output is None:
+        logs = sorted(raw_dir.glob("*.log"))
+        reason = ("load generator timed out" if run.timed_out else
+                  f"load generator gave no result (exit codes {run.exit_codes})")
+        raise MeasurementFailed(f"{record_id}: {reason}", tail(logs[0]) if logs else "")
+    out = run.output
+    warmup = phase(out["phases"]["warmup"], settings.warmup_s)
+    measured_data = out["phases"]["measured"]
+    measured = phase(measured_data, settings.measure_s)
+    # CPU and memory while every user was sending: from the gate opening to its closing.
+    res = resources(run, measured_data["opened_at"], measured_data["paused_at"], settings.generator,
+                    server.cpus)
+    scraped = out["metrics_before"] is not None and out["metrics_after"] is not None
+    metrics = server_metrics.delta(out["metrics_before"], out["metrics_after"]) if scraped else None
+    rows_locust = sum(measured.kinds[k].rows for k in PREDICTION_KINDS if k in measured.kinds)
+    rows_server = server_metrics.success_rows(metrics) if metrics else None
+    bound = res is not None and res.generator_max_process_cpu_percent > settings.generator_bound_percent
+    return Record(
+        record_id=record_id, stack=server.stack.name, workload=workload, users=users, repeat=repeat,
+        knobs=dict(server.stack.knobs), command=server.command(), locust_commands=run.commands,
+        locust_workers=settings.generator.workers, time_to_ready_s=time_to_ready_s, shutdown_s=None,
+        warmup=warmup, measured=measured, resources=res, server_metrics=metrics,
+        generator_bound=bound,
+        flags=_flags(measured, warmup, users, res, rows_locust, rows_server, bound),
+        rows_locust=rows_locust, rows_server=rows_server,
+        raw_dir=str(raw_dir.relative_to(run_root)),
+    )

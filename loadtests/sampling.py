@@ -1,0 +1,123 @@
+"""CPU and memory of process trees, sampled on a timeline and cut to any window afterwards.
+
+Sampling runs for the whole Locust run; the measured window is only known (from the load
+generator's own timestamps) once the run is over, so samples are kept and sliced later.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import psutil
+
+ProcessSource = Callable[[], Sequence[psutil.Process]]
+
+
+@dataclass(frozen=True)
+class Sample:
+    at: float  # epoch seconds
+    cpu_s: dict[int, float]  # pid -> user + system CPU seconds so far
+    rss: dict[int, int]  # pid -> resident bytes
+
+
+@dataclass(frozen=True)
+class WindowUsage:
+    cpu_percent: float  # 100 = one core busy for the whole window
+    max_process_cpu_percent: float  # the busiest single process
+    rss_max_bytes: int  # the tree's summed RSS, highest sample (shared pages counted per process)
+    processes: int
+    samples: int
+
+
+def take(processes: Sequence[psutil.Process]) -> Sample:
+    cpu: dict[int, float] = {}
+    rss: dict[int, int] = {}
+    for process in processes:
+        try:
+            with process.oneshot():
+                times = process.cpu_times()
+                cpu[process.pid] = times.user + times.system
+                rss[process.pid] = process.memory_info().rss
+        except psutil.Error:
+            continue
+    return Sample(time.time(), cpu, rss)
+
+
+def usage(samples: Sequence[Sample], start: float, end: float) -> WindowUsage | None:
+    """Usage between the first and last sample inside [start, end]; None if fewer than two."""
+    inside = [s for s in samples if start <= s.at <= end]
+    if len(inside) < 2:
+        return None
+    first, last = inside[0], inside[-1]
+    elapsed = last.at - first.at
+    per_process = {pid: last.cpu_s[pid] - first.cpu_s[pid] for pid in last.cpu_s if pid in first.cpu_s}
+    total = sum(per_process.values())
+    return WindowUsage(
+        cpu_percent=100 * total / elapsed,
+        max_process_cpu_percent=100 * max(per_process.values(), default=0.0) / elapsed,
+        rss_max_bytes=max(sum(s.rss.values()) for s in inside),
+        processes=max(len(s.rss) for s in inside),
+        samples=len(inside),
+    )
+
+
+@dataclass(frozen=True)
+class CpuSample:
+    at: float
+    busy_s: tuple[float, ...]  # per CPU: seconds not idle so far
+    total_s: tuple[float, ...]
+
+
+def take_cpus() -> CpuSample:
+    per_cpu = psutil.cpu_times(percpu=True)
+    return CpuSample(time.time(), tuple(t.user + t.nice + t.system + t.irq + t.softirq + t.steal
+                                        for t in per_cpu), tuple(sum(t) for t in per_cpu))
+
+
+def cpus_busy(samples: Sequence[CpuSample], cpus: Sequence[int], start: float, end: float) -> float | None:
+    """How busy these CPUs were in [start, end], whoever kept them busy; 100 = one core."""
+    inside = [s for s in samples if start <= s.at <= end]
+    if len(inside) < 2 or not cpus:
+        return None
+    first, last = inside[0], inside[-1]
+    return sum(100 * (last.busy_s[c] - first.busy_s[c]) / max(1e-9, last.total_s[c] - first.total_s[c])
+               for c in cpus)
+
+
+class Sampler:
+    """Samples named process trees, and every CPU, every `interval_s` in a background thread."""
+
+    def __init__(self, sources: dict[str, ProcessSource], interval_s: float = 0.2) -> None:
+        self.sources = sources
+        self.interval_s = interval_s
+        self.samples: dict[str, list[Sample]] = {name: [] for name in sources}
+        self.cpus: list[CpuSample] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="sampler", daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            for name, source in self.sources.items():
+                self.samples[name].append(take(source()))
+            self.cpus.append(take_cpus())
+            self._stop.wait(self.interval_s)
+
+    def __enter__(self) -> Sampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def tree(root: psutil.Process | None) -> list[psutil.Process]:
+    if root is None:
+        return []
+    try:
+        return [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return []

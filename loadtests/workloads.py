@@ -1,0 +1,74 @@
+"""Workloads and run profiles, declared once.
+
+A workload says *what* each simulated user sends (a weighted mix of request kinds); a run
+profile says *how long and how hard* (concurrency levels, warm-up and measured seconds,
+repeats). Users are closed-loop with no think time: each sends its next request as soon as
+the previous answer arrives, so the offered load is set by the number of users.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Literal
+
+Kind = Literal["single", "batch", "ready"]
+KINDS: tuple[Kind, ...] = ("single", "batch", "ready")
+PREDICTION_KINDS: tuple[Kind, ...] = ("single", "batch")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One kind of request and its relative weight in the mix."""
+
+    kind: Kind
+    weight: int
+    batch_min: int = 1  # rows per batch request, drawn uniformly in [batch_min, batch_max]
+    batch_max: int = 1
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    description: str
+    mix: tuple[Step, ...]
+
+    def kinds(self) -> tuple[Kind, ...]:
+        return tuple(step.kind for step in self.mix)
+
+
+@dataclass(frozen=True)
+class RunProfile:
+    name: str
+    description: str
+    workloads: tuple[str, ...]
+    users: tuple[int, ...]
+    warmup_s: float
+    measure_s: float
+    repeats: int
+    drain_timeout_s: float = 30.0  # longest wait for in-flight requests at a phase boundary
+
+
+_WORKLOADS = (
+    Workload("single", "single predictions only, one golden customer per request",
+             (Step("single", 1),)),
+    Workload("batch", "batch predictions only, 5-20 golden customers per request",
+             (Step("batch", 1, 5, 20),)),
+    Workload(
+        "seed_mix",
+        "the seed article's mix: 8 single : 2 batch (5-20 rows) : 1 readiness probe",
+        (Step("single", 8), Step("batch", 2, 5, 20), Step("ready", 1)),
+    ),
+)
+WORKLOADS: Mapping[str, Workload] = MappingProxyType({w.name: w for w in _WORKLOADS})
+
+# Durations are chosen so that `quick` over ~8 stacks fits in ~3 minutes and `full` in ~20
+# on a 2-core machine; `servebench run` prints the estimate computed from these numbers.
+_PROFILES = (
+    RunProfile("quick", "one short look at each stack: every workload at 16 users, once",
+               workloads=tuple(WORKLOADS), users=(16,), warmup_s=0.5, measure_s=2.0, repeats=1),
+    RunProfile("full", "every workload at 1, 8 and 64 users, three repeats each",
+               workloads=tuple(WORKLOADS), users=(1, 8, 64), warmup_s=1.0, measure_s=2.5, repeats=3),
+)
+RUN_PROFILES: Mapping[str, RunProfile] = MappingProxyType({p.name: p for p in _PROFILES})

@@ -1,0 +1,1 @@
+"""The result format: written by `servebench run`, read by reports and regression checks."""

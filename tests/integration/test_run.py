@@ -1,0 +1,153 @@
+"""`servebench run` end to end on real stacks, bounded: tiny phases, few levels, loopback only."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+from pathlib import Path
+
+import psutil
+import pytest
+
+from loadtests.orchestrate import Observer, RunConfig, default_cpus, orchestrate
+from loadtests.recording import decode, percentiles_ms
+from loadtests.workloads import RUN_PROFILES
+from servebench.cli import main
+from servebench.results.schema import Record
+from servebench.results.store import load_run
+from servers.registry import STACKS, Stack
+
+TINY = dataclasses.replace(RUN_PROFILES["quick"], workloads=("single",), users=(1, 4),
+                           warmup_s=0.5, measure_s=1.0, repeats=1, drain_timeout_s=10.0)
+
+
+def _config(tmp_path: Path, stacks: tuple[str, ...], **changes: object) -> RunConfig:
+    server_cpus, load_cpus = default_cpus()
+    return RunConfig(profile=dataclasses.replace(TINY, **changes), stacks=stacks, model="default",
+                     server_cpus=server_cpus, load_cpus=load_cpus, results_dir=tmp_path)
+
+
+def _assert_consistent(record: Record) -> None:
+    measured = record.measured
+    assert measured.requests > 0 and record.warmup.requests > 0
+    assert measured.failures == {}, measured.failures
+    # Phases end on a drained boundary, so both sides counted exactly the same requests.
+    assert measured.drained and record.warmup.drained
+    assert record.rows_locust == record.rows_server
+    assert measured.requests == sum(kind.requests for kind in measured.kinds.values())
+    assert measured.latency.count + measured.failed_latency.count == measured.requests
+    assert percentiles_ms(decode(measured.latency.histogram)) == measured.latency.percentiles_ms
+    q = measured.latency.percentiles_ms
+    assert 0 < q["min"] <= q["p50"] <= q["p90"] <= q["p99"] <= q["p99.9"] <= q["max"]
+    assert measured.rps == pytest.approx(measured.requests / measured.duration_s)
+    assert record.resources is not None and record.resources.server_cpu_percent > 0
+    assert record.server_metrics is not None and record.server_metrics.inference_seconds.count > 0
+    assert record.shutdown_s is not None and record.time_to_ready_s > 0
+    assert "count_mismatch" not in record.flags and "not_drained" not in record.flags
+
+
+def test_a_smoke_run_of_two_stacks_writes_consistent_records(tmp_path: Path) -> None:
+    stacks = tuple(STACKS)[:2]
+    root, run = orchestrate(_config(tmp_path, stacks))
+    loaded = load_run(root)
+    assert loaded.run == run and run.status == "complete"
+    assert [s.stack for s in run.stacks] == list(stacks)
+    assert all(s.status == "ok" and all(c.ok for c in s.checks) for s in run.stacks)
+    assert {(r.stack, r.users) for r in loaded.records} == {(s, u) for s in stacks for u in TINY.users}
+    for record in loaded.records:
+        _assert_consistent(record)
+        assert record.knobs == dict(STACKS[record.stack].knobs)
+        assert (root / record.raw_dir / "locust-result.json").exists()
+    for outcome in run.stacks:
+        assert (root / outcome.log).stat().st_size > 0
+    assert run.settings.users == list(TINY.users) and run.model["sha256"]
+
+
+def test_locust_master_with_two_workers_counts_like_the_server(tmp_path: Path) -> None:
+    stack = tuple(STACKS)[-1]
+    config = dataclasses.replace(_config(tmp_path, (stack,), workloads=("seed_mix",), users=(4,)),
+                                 locust_workers=2)
+    root, _run = orchestrate(config)
+    (record,) = load_run(root).records
+    _assert_consistent(record)
+    assert record.locust_workers == 2 and len(record.locust_commands) == 3
+    raw = json.loads((root / record.raw_dir / "locust-result.json").read_text())
+    assert raw["phases"]["measured"]["processes"] == 2
+    assert {"single", "batch", "ready"} <= set(record.measured.kinds)
+    assert record.measured.kinds["batch"].rows >= 5 * record.measured.kinds["batch"].requests
+
+
+def test_a_stack_that_cannot_start_is_recorded_and_the_run_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    good = next(iter(STACKS))
+    broken = dataclasses.replace(
+        STACKS[good], name="broken",
+        argv=("{python}", "-c", "import sys; print('no such server'); sys.exit(2)"))
+    monkeypatch.setattr("loadtests.orchestrate.STACKS", {**STACKS, "broken": broken})
+    root, run = orchestrate(_config(tmp_path, ("broken", good), users=(2,)))
+    outcome = {s.stack: s for s in run.stacks}
+    assert outcome["broken"].status == "failed" and "exited with code 2" in (outcome["broken"].reason or "")
+    assert "no such server" in (outcome["broken"].log_tail or "")
+    assert outcome[good].status == "ok" and len(load_run(root).records) == 1
+
+
+def test_the_command_line_runs_and_prints_its_summary(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    stack = next(iter(STACKS))
+    code = main(["run", "--profile", "quick", "--stacks", stack, "--workloads", "batch", "--users", "2",
+                 "--warmup-s", "0.5", "--measure-s", "1", "--results-dir", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "estimate" in out and stack in out and "req/s" in out
+    (run_dir,) = tmp_path.iterdir()
+    (record,) = load_run(run_dir).records
+    _assert_consistent(record)
+
+
+class _KillAfterFirstMeasurement(Observer):
+    """Kills the server under test once its first record is in, as a crash would."""
+
+    def __init__(self) -> None:
+        self.killed = False
+
+    def measurement_done(self, record: Record | None) -> None:
+        if self.killed or record is None:
+            return
+        for child in psutil.Process().children():
+            if " ".join(record.command).endswith(" ".join(child.cmdline())):
+                os.killpg(child.pid, signal.SIGKILL)
+                child.wait(timeout=10)
+                self.killed = True
+
+
+def test_a_stack_that_dies_during_the_run_keeps_its_records_and_the_run_goes_on(tmp_path: Path) -> None:
+    first, second = tuple(STACKS)[:2]
+    observer = _KillAfterFirstMeasurement()
+    root, run = orchestrate(_config(tmp_path, (first, second)), observer)
+    assert observer.killed
+    outcome = {s.stack: s for s in run.stacks}
+    assert outcome[first].status == "failed" and "died during" in (outcome[first].reason or "")
+    assert outcome[first].records == [f"{first}__single__u1__r1"]
+    assert outcome[second].status == "ok" and len(outcome[second].records) == len(TINY.users)
+    assert len(load_run(root).records) == 1 + len(TINY.users)
+
+
+def test_a_stack_whose_info_disagrees_with_the_registry_is_not_measured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = tuple(STACKS)[-1]
+    declared = STACKS[name]
+
+    class Misreporting(Stack):
+        def env(self) -> dict[str, str]:  # the server is told other knobs than the registry's
+            return {**super().env(), "SERVEBENCH_KNOBS": json.dumps({**self.knobs, "misreported": 1})}
+
+    stack = Misreporting(**{f.name: getattr(declared, f.name) for f in dataclasses.fields(declared)})
+    monkeypatch.setattr("loadtests.orchestrate.STACKS", {**STACKS, name: stack})
+    root, run = orchestrate(_config(tmp_path, (name,)))
+    (outcome,) = run.stacks
+    assert outcome.status == "failed" and "info_knobs" in (outcome.reason or "")
+    assert [c.name for c in outcome.checks if not c.ok] == ["info_knobs"]
+    assert outcome.records == [] and not list((root / "locust").iterdir())
