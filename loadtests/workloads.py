@@ -73,12 +73,12 @@ PREDICTION_WORKLOADS = ("single", "batch", "seed_mix")
 # Durations are chosen so that `quick` over ~8 stacks fits in ~3 minutes and `full` in ~20
 # on a 2-core machine; `servebench run` prints the estimate computed from these numbers.
 _PROFILES = (
-    RunProfile("quick", "one short look at each stack: every prediction workload at 16 users, once",
-               workloads=PREDICTION_WORKLOADS, users=(16,), warmup_s=0.5, measure_s=2.0, repeats=1),
+    RunProfile("quick", "one short look at each stack: single and seed_mix at 16 users, once",
+               workloads=("single", "seed_mix"), users=(16,), warmup_s=0.5, measure_s=2.0, repeats=1),
     RunProfile("full", "every prediction workload at 1, 8 and 64 users, three repeats each",
-               workloads=PREDICTION_WORKLOADS, users=(1, 8, 64), warmup_s=1.0, measure_s=2.5, repeats=3),
+               workloads=PREDICTION_WORKLOADS, users=(1, 8, 64), warmup_s=0.5, measure_s=2.0, repeats=3),
     RunProfile("perf", "single predictions against the framework ceiling at 1, 8, 32 and 64 users, "
                "three repeats each", workloads=("single", "ceiling"), users=(1, 8, 32, 64),
-               warmup_s=1.0, measure_s=3.0, repeats=3),
+               warmup_s=0.5, measure_s=3.0, repeats=3),
 )
 RUN_PROFILES: Mapping[str, RunProfile] = MappingProxyType({p.name: p for p in _PROFILES})
