@@ -9,7 +9,7 @@ import sys
 
 from servebench.errors import UserError
 
-COMMANDS: tuple[str, ...] = ("stacks", "serve", "run")
+COMMANDS: tuple[str, ...] = ("stacks", "serve", "run", "report", "compare")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,182 @@
+"""The seed article's claims, side by side with what one run measured.
+
+A claim names frameworks, never stacks: the stacks it concerns are found by the words of
+their registered title and command, and the page says which stacks matched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from servebench.report.fmt import number, ratio
+from servebench.report.stats import Cell, overlaps
+from servebench.report.view import RunView
+
+Verdict = Literal["supported", "not supported", "not measured"]
+# The article's throughput claims concern a ~50 ms model; only this model profile is comparable.
+COMPARABLE_PROFILE = "heavy"
+SINGLE, BATCH = "single", "batch"
+
+
+@dataclass(frozen=True)
+class Match:
+    """Stacks whose title and command contain every one of these words (case-insensitive)."""
+
+    words: tuple[str, ...]
+
+    def stacks(self, view: RunView) -> list[str]:
+        def text(stack: str) -> str:
+            outcome = view.outcomes.get(stack)
+            return (view.title(stack) + " " + " ".join(outcome.command if outcome else ())).lower()
+
+        return [s for s in view.measured_stacks if all(w.lower() in text(s) for w in self.words)]
+
+    def describe(self) -> str:
+        return " + ".join(f"“{w}”" for w in self.words)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    subject: str
+    measured: str
+    verdict: Verdict
+
+
+@dataclass(frozen=True)
+class ClaimCheck:
+    claim: str
+    rule: str
+    verdict: Verdict
+    summary: str
+    evidence: tuple[Evidence, ...]
+
+
+def _overall(evidence: list[Evidence], none_reason: str) -> tuple[Verdict, str]:
+    judged = [e for e in evidence if e.verdict != "not measured"]
+    if not judged:
+        return "not measured", none_reason
+    held = [e.subject for e in judged if e.verdict == "supported"]
+    failed = [e.subject for e in judged if e.verdict == "not supported"]
+    if not failed:
+        return "supported", f"holds for {', '.join(held)}"
+    holds = f"; holds for {', '.join(held)}" if held else ""
+    return "not supported", f"fails for {', '.join(failed)}{holds}"
+
+
+def _levels(cells: list[Cell], value: Callable[[Cell], float | None], unit: str) -> str:
+    return ", ".join(f"{c.users}u {number(v, 2)}{unit}" for c in cells if (v := value(c)) is not None)
+
+
+def p99_range(view: RunView, framework: str, match: Match, low: float, high: float) -> ClaimCheck:
+    evidence = []
+    for stack in match.stacks(view):
+        cells = [c for c in view.stack_cells(stack, SINGLE) if c.p99_ms is not None]
+        if not cells:
+            evidence.append(Evidence(stack, "no single-prediction measurement", "not measured"))
+            continue
+        worst = max(c.p99_ms.median for c in cells if c.p99_ms)
+        note = " (below the claimed range: faster)" if worst < low else ""
+        evidence.append(Evidence(stack, _levels(cells, lambda c: c.p99_ms.median if c.p99_ms else None,
+                                                " ms") + note,
+                                 "supported" if worst <= high else "not supported"))
+    verdict, summary = _overall(evidence, f"no {framework} stack measured in this run")
+    return ClaimCheck(
+        f"{framework}: p99 latency {low:g}–{high:g} ms (the article's comparison table)",
+        f"stacks matching {match.describe()}; single predictions; supported when the median p99 "
+        f"over repeats stays at or below {high:g} ms at every concurrency level measured",
+        verdict, summary, tuple(evidence))
+
+
+def batch_gain(view: RunView) -> ClaimCheck:
+    evidence = []
+    for stack in view.measured_stacks:
+        pairs = [(s, b) for s, b in ((view.cell(stack, SINGLE, u), view.cell(stack, BATCH, u))
+                                     for u in view.users) if s and b and s.rows_per_s and b.rows_per_s]
+        if not pairs:
+            continue
+        single, batch = pairs[-1]  # the highest level both were measured at
+        assert single.rows_per_s and batch.rows_per_s
+        gain = batch.rows_per_s.median / single.rows_per_s.median
+        low = batch.rows_per_s.low / single.rows_per_s.high
+        high = batch.rows_per_s.high / single.rows_per_s.low
+        note = ", more than claimed" if gain > 5 else ""
+        evidence.append(Evidence(
+            stack,
+            f"{number(batch.rows_per_s.median)} rows/s in batches vs {number(single.rows_per_s.median)} "
+            f"singly at {single.users} users: {ratio(gain)} (repeats {ratio(low)}–{ratio(high)}){note}",
+            "supported" if gain >= 3 else "not supported"))
+    verdict, summary = _overall(evidence, "needs both the single and the batch workload")
+    return ClaimCheck(
+        "The batch endpoint gives 3–5× the throughput of N single calls",
+        "per stack, predicted rows per second of the batch workload (5–20 rows a request) over the single "
+        "workload at the highest level both ran; supported at 3× or more", verdict, summary, tuple(evidence))
+
+
+def inline_blocks(view: RunView, inline: Match, pool: Match) -> ClaimCheck:
+    evidence = []
+    for a in inline.stacks(view):
+        for b in pool.stacks(view):
+            both = [(x, y) for u in view.users if u > 1 and (x := view.cell(a, SINGLE, u)) and
+                    (y := view.cell(b, SINGLE, u)) and x.p99_ms and y.p99_ms]
+            if not both:
+                continue
+            x, y = both[-1]
+            assert x.p99_ms and y.p99_ms
+            repeats = min(x.p99_ms.n, y.p99_ms.n)
+            worse = x.p99_ms.median > y.p99_ms.median and (repeats < 2 or not overlaps(x.p99_ms, y.p99_ms))
+            note = "one repeat: spread unknown" if repeats < 2 else (
+                "no significant difference" if overlaps(x.p99_ms, y.p99_ms) else "beyond the repeats' spread")
+            evidence.append(Evidence(
+                f"{a} vs {b}", f"p99 {number(x.p99_ms.median, 2)} ms vs {number(y.p99_ms.median, 2)} ms at "
+                               f"{x.users} users ({ratio(x.p99_ms.median / y.p99_ms.median)}, {note})",
+                "supported" if worse else "not supported"))
+    verdict, summary = _overall(evidence, "needs an inline and a thread-pool stack at more than one user")
+    return ClaimCheck(
+        "Calling the model inline in async def blocks the event loop and worsens performance",
+        f"stacks matching {inline.describe()} vs {pool.describe()}; single predictions at the highest "
+        "concurrency; supported when the inline p99 is higher and the repeats do not overlap",
+        verdict, summary, tuple(evidence))
+
+
+def peak_throughput(view: RunView, claim: str, match: Match, test: Callable[[float], bool],
+                    rule: str) -> ClaimCheck:
+    profile = view.loaded.run.model.get("profile", "?")
+    evidence = []
+    for stack in match.stacks(view):
+        cells = [c for c in view.stack_cells(stack, SINGLE) if c.rps is not None]
+        if not cells:
+            continue
+        best = max(cells, key=lambda c: c.rps.median if c.rps else 0.0)
+        assert best.rps
+        knobs = best.records[0].knobs
+        inference = [r.server_metrics.mean_inference_ms for r in best.records
+                     if r.server_metrics and r.server_metrics.mean_inference_ms is not None]
+        detail = (f"peak {number(best.rps.median)} req/s at {best.users} users, "
+                  f"workers={knobs.get('workers', '?')}"
+                  + (f", {number(inference[0], 2)} ms per model call" if inference else ""))
+        comparable = profile == COMPARABLE_PROFILE
+        evidence.append(Evidence(stack, detail if comparable else f"{detail} (model profile {profile})",
+                                 ("supported" if test(best.rps.median) else "not supported")
+                                 if comparable else "not measured"))
+    reason = (f"the claim concerns a ~50 ms model; this run used the {profile} model "
+              f"(run with --model {COMPARABLE_PROFILE})" if profile != COMPARABLE_PROFILE
+              else f"no stack matching {match.describe()} measured")
+    verdict, summary = _overall(evidence, reason)
+    return ClaimCheck(claim, f"stacks matching {match.describe()}; {rule}", verdict, summary, tuple(evidence))
+
+
+def check_claims(view: RunView) -> list[ClaimCheck]:
+    fastapi = Match(("fastapi", "uvicorn"))
+    return [
+        p99_range(view, "FastAPI + Uvicorn", fastapi, 5, 20),
+        p99_range(view, "BentoML", Match(("bentoml",)), 8, 30),
+        batch_gain(view),
+        inline_blocks(view, Match(("fastapi", "inline")), Match(("fastapi", "thread pool"))),
+        peak_throughput(view, "Flask with 4 workers handles about 80 req/s with a 50 ms model",
+                        Match(("flask",)), lambda rps: 60 <= rps <= 100,
+                        "peak single-prediction throughput within 80 ± 25 % req/s"),
+        peak_throughput(view, "FastAPI + Uvicorn handles 500+ req/s on the same hardware", fastapi,
+                        lambda rps: rps >= 500, "peak single-prediction throughput of 500 req/s or more"),
+    ]

@@ -1,0 +1,99 @@
+"""A run's page as data: a pure function from result records to the template's context."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from servebench.report import plots
+from servebench.report.claims import check_claims
+from servebench.report.leaderboard import MARKS, leaderboard
+from servebench.report.parity import load_generator, parity
+from servebench.report.ratios import reference_stack, sentences
+from servebench.report.view import RunView
+from servebench.results.schema import SCHEMA_VERSION, Record
+
+FLAG_MEANINGS = {
+    "generator_bound": "a Locust process was near a full core: the numbers may be the client's limit",
+    "cpu_contention": "other processes competed for the server's pinned CPU",
+    "failures": "some answers failed (by kind in the flagged table)",
+    "not_drained": "requests were still in flight at a phase boundary",
+    "count_mismatch": "Locust's predicted rows differ from the server's counter",
+    "users_short": "fewer users ran than asked for",
+    "no_resource_samples": "no CPU/RSS samples in the measured phase",
+}
+
+
+@dataclass(frozen=True)
+class FlaggedRow:
+    record_id: str
+    flags: str
+    requests: int
+    failures: str
+    generator_cpu: str
+    server_cpu: str  # the server's own share
+    server_cpus_busy: str  # everything on the server's CPUs
+
+
+def _flagged(record: Record) -> FlaggedRow:
+    res = record.resources
+    busy = getattr(res, "server_cpus_busy_percent", None) if res else None
+    return FlaggedRow(
+        record_id=record.record_id, flags=", ".join(record.flags), requests=record.measured.requests,
+        failures=", ".join(f"{k}: {v:,}" for k, v in sorted(record.measured.failures.items())) or "–",
+        generator_cpu=f"{res.generator_max_process_cpu_percent:.0f} %" if res else "–",
+        server_cpu=f"{res.server_cpu_percent:.0f} %" if res else "–",
+        server_cpus_busy=f"{busy:.0f} %" if busy is not None else "–",
+    )
+
+
+def headline(view: RunView) -> str:
+    """One line for the index: the highest median throughput of the run and where it was reached."""
+    best = max((c for c in view.cells.values() if c.rps is not None),
+               key=lambda c: c.rps.median if c.rps else 0.0, default=None)
+    failed = [s for s in view.stacks if view.status(s) != "ok"]
+    text = (f"top: {best.stack} {best.rps.median:,.0f} req/s ({best.workload}, {best.users} users)"
+            if best and best.rps else "nothing measured")
+    return text + (f"; failed: {', '.join(failed)}" if failed else "")
+
+
+def _workload_section(view: RunView, workload: str, reference: str | None) -> dict[str, Any]:
+    top = max(view.users)
+    return {
+        "name": workload,
+        "leaderboard": leaderboard(view, workload),
+        "sentences": sentences(view, workload, reference) if reference else [],
+        "plots": {
+            "latency": plots.latency_vs_users(view, workload),
+            "throughput": plots.throughput_vs_users(view, workload),
+            "curve": plots.latency_vs_throughput(view, workload),
+            "distribution": plots.latency_distribution(view, workload, top),
+            "batching": plots.batching(view, workload),
+        },
+        "distribution_users": top,
+        "legend": [(s, plots.colour(view, s)) for s in view.measured_stacks],
+        "batching_stacks": plots.batching_stacks(view, workload),
+    }
+
+
+def run_context(view: RunView, reference: str | None = None) -> dict[str, Any]:
+    run = view.loaded.run
+    ref = reference_stack(view, reference)
+    resolutions = sorted({r.measured.latency.resolution for r in view.loaded.records})
+    return {
+        "run": run,
+        "view": view,
+        "users": view.users,
+        "reference": ref,
+        "headline": headline(view),
+        "workloads": [_workload_section(view, w, ref) for w in view.workloads],
+        "claims": check_claims(view),
+        "parity": parity(view),
+        "load_generator": load_generator(view),
+        "failed": [o for o in run.stacks if o.status == "failed"],
+        "unreached": [s for s in view.stacks if s not in view.outcomes],
+        "flagged": [_flagged(r) for r in view.flagged()],
+        "marks": {MARKS.get(f, f): FLAG_MEANINGS.get(f, f) for r in view.flagged() for f in r.flags},
+        "resolutions": resolutions,
+        "reader_schema": SCHEMA_VERSION,
+    }
