@@ -17,6 +17,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("run", nargs="?", default="latest", help="run id, run directory or 'latest'")
     parser.add_argument("--reference",
                         help="stack the others are compared with (default: the first measured)")
+    parser.add_argument("--users", type=int,
+                        help="level of the latency distribution plot (default: the highest)")
     parser.add_argument("--results-dir", default=os.environ.get("SERVEBENCH_RESULTS", "results"))
     parser.add_argument("--reports-dir", default=os.environ.get("SERVEBENCH_REPORTS", "reports"))
     parser.set_defaults(func=report)
@@ -24,7 +26,7 @@ def register(subparsers: Any) -> None:
 
 def report(args: argparse.Namespace) -> int:
     results, reports = Path(args.results_dir), Path(args.reports_dir)
-    page = write_run_report(load_run(resolve_run(results, args.run)), reports, args.reference)
+    page = write_run_report(load_run(resolve_run(results, args.run)), reports, args.reference, args.users)
     index = write_index(results, reports)
     print(f"report: {page}")
     print(f"index:  {index}")

@@ -65,6 +65,12 @@ def _overall(evidence: list[Evidence], none_reason: str) -> tuple[Verdict, str]:
     return "not supported", f"fails for {', '.join(failed)}{holds}"
 
 
+def doubt(*cells: Cell) -> str:
+    """A note naming the flags of the measurements behind a piece of evidence, if any."""
+    flags = sorted({f for c in cells for f in c.flags if f != "failures"})
+    return f" [flagged: {', '.join(flags)}]" if flags else ""
+
+
 def _levels(cells: list[Cell], value: Callable[[Cell], float | None], unit: str) -> str:
     return ", ".join(f"{c.users}u {number(v, 2)}{unit}" for c in cells if (v := value(c)) is not None)
 
@@ -79,7 +85,7 @@ def p99_range(view: RunView, framework: str, match: Match, low: float, high: flo
         worst = max(c.p99_ms.median for c in cells if c.p99_ms)
         note = " (below the claimed range: faster)" if worst < low else ""
         evidence.append(Evidence(stack, _levels(cells, lambda c: c.p99_ms.median if c.p99_ms else None,
-                                                " ms") + note,
+                                                " ms") + note + doubt(*cells),
                                  "supported" if worst <= high else "not supported"))
     verdict, summary = _overall(evidence, f"no {framework} stack measured in this run")
     return ClaimCheck(
@@ -105,7 +111,8 @@ def batch_gain(view: RunView) -> ClaimCheck:
         evidence.append(Evidence(
             stack,
             f"{number(batch.rows_per_s.median)} rows/s in batches vs {number(single.rows_per_s.median)} "
-            f"singly at {single.users} users: {ratio(gain)} (repeats {ratio(low)}–{ratio(high)}){note}",
+            f"singly at {single.users} users: {ratio(gain)} (repeats {ratio(low)}–{ratio(high)}){note}"
+            + doubt(single, batch),
             "supported" if gain >= 3 else "not supported"))
     verdict, summary = _overall(evidence, "needs both the single and the batch workload")
     return ClaimCheck(
@@ -130,7 +137,8 @@ def inline_blocks(view: RunView, inline: Match, pool: Match) -> ClaimCheck:
                 "no significant difference" if overlaps(x.p99_ms, y.p99_ms) else "beyond the repeats' spread")
             evidence.append(Evidence(
                 f"{a} vs {b}", f"p99 {number(x.p99_ms.median, 2)} ms vs {number(y.p99_ms.median, 2)} ms at "
-                               f"{x.users} users ({ratio(x.p99_ms.median / y.p99_ms.median)}, {note})",
+                               f"{x.users} users ({ratio(x.p99_ms.median / y.p99_ms.median)}, {note})"
+                + doubt(x, y),
                 "supported" if worse else "not supported"))
     verdict, summary = _overall(evidence, "needs an inline and a thread-pool stack at more than one user")
     return ClaimCheck(
@@ -155,7 +163,7 @@ def peak_throughput(view: RunView, claim: str, match: Match, test: Callable[[flo
                      if r.server_metrics and r.server_metrics.mean_inference_ms is not None]
         detail = (f"peak {number(best.rps.median)} req/s at {best.users} users, "
                   f"workers={knobs.get('workers', '?')}"
-                  + (f", {number(inference[0], 2)} ms per model call" if inference else ""))
+                  + (f", {number(inference[0], 2)} ms per model call" if inference else "") + doubt(best))
         comparable = profile == COMPARABLE_PROFILE
         evidence.append(Evidence(stack, detail if comparable else f"{detail} (model profile {profile})",
                                  ("supported" if test(best.rps.median) else "not supported")

@@ -57,8 +57,9 @@ def headline(view: RunView) -> str:
     return text + (f"; failed: {', '.join(failed)}" if failed else "")
 
 
-def _workload_section(view: RunView, workload: str, reference: str | None) -> dict[str, Any]:
-    top = max(view.users)
+def _workload_section(view: RunView, workload: str, reference: str | None,
+                      distribution_users: int | None) -> dict[str, Any]:
+    top = distribution_users if distribution_users in view.users else max(view.users)
     return {
         "name": workload,
         "leaderboard": leaderboard(view, workload),
@@ -76,7 +77,10 @@ def _workload_section(view: RunView, workload: str, reference: str | None) -> di
     }
 
 
-def run_context(view: RunView, reference: str | None = None) -> dict[str, Any]:
+def run_context(view: RunView, reference: str | None = None,
+                distribution_users: int | None = None) -> dict[str, Any]:
+    """Everything run.html shows; the latency distribution is drawn at `distribution_users`
+    (default: the highest level, where stacks differ most)."""
     run = view.loaded.run
     ref = reference_stack(view, reference)
     resolutions = sorted({r.measured.latency.resolution for r in view.loaded.records})
@@ -86,7 +90,7 @@ def run_context(view: RunView, reference: str | None = None) -> dict[str, Any]:
         "users": view.users,
         "reference": ref,
         "headline": headline(view),
-        "workloads": [_workload_section(view, w, ref) for w in view.workloads],
+        "workloads": [_workload_section(view, w, ref, distribution_users) for w in view.workloads],
         "claims": check_claims(view),
         "parity": parity(view),
         "load_generator": load_generator(view),

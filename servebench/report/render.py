@@ -46,14 +46,17 @@ def resolve_run(results_dir: Path, wanted: str) -> Path:
     raise UserError(f"no run {wanted!r} in {results_dir} (see `ls {results_dir}`)")
 
 
-def write_run_report(loaded: LoadedRun, reports_dir: Path, reference: str | None = None) -> Path:
+def write_run_report(loaded: LoadedRun, reports_dir: Path, reference: str | None = None,
+                     distribution_users: int | None = None) -> Path:
     view = RunView(loaded)
     if reference is not None and reference not in view.measured_stacks:
         raise UserError(f"reference stack {reference!r} was not measured in {view.run_id} "
                         f"(measured: {', '.join(view.measured_stacks) or 'none'})")
+    if distribution_users is not None and distribution_users not in view.users:
+        raise UserError(f"{view.run_id} has no level of {distribution_users} users (levels: {view.users})")
     out = reports_dir / view.run_id / "index.html"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render("run.html", run_context(view, reference)))
+    out.write_text(render("run.html", run_context(view, reference, distribution_users)))
     return out
 
 

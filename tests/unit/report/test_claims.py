@@ -29,6 +29,7 @@ def test_fixture_verdicts(view: RunView) -> None:
     assert p99_fastapi.verdict == ("not supported" if worst > 20 else "supported")
     assert p99_bento.verdict == "not measured"
     assert batch.verdict == "supported"  # batches of 5-20 rows multiply rows/s per request
+    assert all("[flagged: cpu_contention]" in e.measured for e in batch.evidence)  # a busy machine
     assert inline.evidence and inline.evidence[0].subject.count(" vs ") == 1
     assert flask.verdict == fastapi.verdict == "not measured"  # the fixture used the default model
     assert "default model" in flask.summary

@@ -103,7 +103,9 @@ def test_unknown_runs_and_reference_stacks_are_user_errors(tmp_path: Path, capsy
     args = ["--results-dir", str(results), "--reports-dir", str(tmp_path / "reports")]
     assert main(["report", "nope", *args]) == 1
     assert main(["report", "latest", "--reference", "nope", *args]) == 1
-    assert "was not measured" in capsys.readouterr().err
+    assert main(["report", "latest", "--users", "7", *args]) == 1
+    err = capsys.readouterr().err
+    assert "was not measured" in err and "no level of 7 users" in err
 
 
 def test_compare_command_prints_and_writes_with_warnings(tmp_path: Path, capsys) -> None:
