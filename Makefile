@@ -9,9 +9,17 @@ PORT ?=
 MODEL ?= default
 WORKLOAD ?=
 PROFILE ?= full
+TARGETS ?=
+PROM_PORT ?= 9090
+# Debian packages the tests and `make monitor` use: a real Prometheus (and promtool), and
+# docker-compose to validate the compose file (no Docker engine needed for `config`).
+SYSDEPS_CMDS := prometheus promtool docker-compose
+SYSDEPS_PKGS := prometheus docker-compose
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help install model test lint serve stacks bench-all bench bench-quick readme report sysdeps-browser
+.PHONY: help install sysdeps model test lint serve stacks bench-all bench bench-quick readme check-regression baseline \
+	monitor compose image report sysdeps-browser
 
 help:
 	@echo "make bench-all   measure every stack, full profile (installs on first use)"
@@ -23,6 +31,10 @@ help:
 	@echo "make stacks      list the registered stacks and their knobs"
 	@echo "make model       train the model artifacts (light, default, heavy)"
 	@echo "make lint        ruff"
+	@echo "make monitor [TARGETS='STACK=HOST:PORT ...'] [PROM_PORT=9090]  Prometheus on loopback scraping the stacks"
+	@echo "make compose     re-render docker-compose.yml, monitoring/ and deploy/k8s/ from the registry"
+	@echo "make image       docker build the service image (needs a Docker engine)"
+	@echo "make sysdeps     apt-get install what the tests need, if missing"
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,10 +44,21 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Idempotent: apt-get runs only when one of the commands is missing.
+sysdeps:
+	@missing=""; for cmd in $(SYSDEPS_CMDS); do command -v $$cmd >/dev/null || missing="$$missing $$cmd"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing$$missing (Debian: $(SYSDEPS_PKGS))"; \
+		$(SUDO) apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $(SYSDEPS_PKGS) && \
+		if command -v systemctl >/dev/null && systemctl is-active --quiet prometheus 2>/dev/null; then \
+			$(SUDO) systemctl disable --now prometheus; fi; \
+	fi
+
 model: $(STAMP)
 	$(BIN)/python -m shared_model.training --all
 
-test: $(STAMP) sysdeps-browser
+test: $(STAMP) sysdeps sysdeps-browser
 	$(BIN)/python -m shared_model.training --all
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
@@ -60,8 +83,8 @@ report: $(STAMP)
 
 # Debian's chromium for the report's browser test; skipped when already there.
 sysdeps-browser:
-	@test -x /usr/bin/chromium || { apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
+	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium; }
 
 bench-quick: $(STAMP)
 	$(BIN)/python -m shared_model.training --all
@@ -74,3 +97,23 @@ bench: $(STAMP)
 
 readme: $(STAMP)
 	$(BIN)/python -m servebench.readme
+
+# Latency gate: compares with the committed results/baseline.json (exit 0 pass, 1 regression,
+# 2 could not measure). `make baseline` re-measures it on this machine.
+check-regression: $(STAMP)
+	$(BIN)/python -m shared_model.training --all
+	$(BIN)/servebench check
+
+baseline: $(STAMP)
+	$(BIN)/python -m shared_model.training --all
+	$(BIN)/servebench baseline
+
+monitor: $(STAMP) sysdeps
+	$(BIN)/servebench monitor --port $(PROM_PORT) $(foreach target,$(TARGETS),--target $(target))
+
+compose: $(STAMP)
+	$(BIN)/servebench compose
+	$(BIN)/servebench k8s
+
+image:
+	docker build -t servebench:latest .

@@ -85,6 +85,14 @@ def _check_batch(body: bytes, expected: list[int]) -> str | None:
     return None if ok else "wrong_class"
 
 
+def _check_ready(body: bytes) -> str | None:
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return "schema"
+    return None if isinstance(answer, dict) and answer.get("status") == "ready" else "schema"
+
+
 class ServebenchUser(FastHttpUser):
     wait_time = constant(0)  # closed loop: the next request leaves when the answer is in
     network_timeout = 60.0
@@ -130,7 +138,7 @@ class ServebenchUser(FastHttpUser):
         self._send("batch", PATHS["batch"], body, len(picks), lambda b: _check_batch(b, expected))
 
     def ready(self) -> None:
-        self._send("ready", PATHS["ready"], None, 0, lambda b: None if b"ready" in b else "schema")
+        self._send("ready", PATHS["ready"], None, 0, _check_ready)
 
 
 def _task(step: Step) -> Callable[[ServebenchUser], None]:
@@ -226,9 +234,13 @@ class Controller:
         self.env.runner.quit()
 
 
-def _scrape() -> str:
-    with urllib.request.urlopen(PLAN["host"] + PATHS["metrics"], timeout=10) as answer:
-        return answer.read().decode()
+def _scrape() -> str | None:
+    """The server's metrics text; None if it cannot answer (the orchestrator records why)."""
+    try:
+        with urllib.request.urlopen(PLAN["host"] + PATHS["metrics"], timeout=10) as answer:
+            return answer.read().decode()
+    except OSError:
+        return None
 
 
 @events.init.add_listener

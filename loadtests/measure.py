@@ -12,14 +12,14 @@ from hdrh.histogram import HdrHistogram
 
 from loadtests import sampling, server_metrics
 from loadtests.generator import GeneratorSettings, LocustRun, run_locust
-from loadtests.recording import RESOLUTION, PhaseTally, encode, new_histogram, percentiles_ms
+from loadtests.recording import RESOLUTION, PhaseTally, add, encode, new_histogram, percentiles_ms
 from loadtests.workloads import PREDICTION_KINDS
 from servebench.results.schema import KindStats, Latency, Phase, Record, Resources
 from servers.process import ServerProcess, tail
 from shared_model.cases import GoldenCase
 
-# Other processes' share of the server CPUs above which a measurement is flagged: on a shared
-# machine the server may not have had its CPU to itself.
+# Other processes' share of the pinned CPUs (percent of one core) above which a measurement is
+# flagged: on a shared machine the server or Locust may not have had its CPUs to itself.
 CONTENTION_PERCENT = 20.0
 
 
@@ -49,20 +49,22 @@ def latency(histogram: HdrHistogram) -> Latency:
 def phase(data: dict[str, Any], nominal_s: float) -> Phase:
     tally = PhaseTally()
     tally.merge(data["tally"])
-    combined = new_histogram()
+    combined, combined_failed = new_histogram(), new_histogram()
     failures: Counter[str] = Counter()
     kinds = {}
-    for kind, kind_tally in sorted(tally.kinds.items()):
-        combined.add(kind_tally.histogram)
-        failures.update(kind_tally.failures)
-        kinds[kind] = KindStats(requests=kind_tally.requests, rows=kind_tally.rows,
-                                failures=dict(kind_tally.failures), latency=latency(kind_tally.histogram))
+    for kind, kt in sorted(tally.kinds.items()):
+        add(combined, kt.histogram)
+        add(combined_failed, kt.failed_histogram)
+        failures.update(kt.failures)
+        kinds[kind] = KindStats(requests=kt.requests, rows=kt.rows, failures=dict(kt.failures),
+                                latency=latency(kt.histogram), failed_latency=latency(kt.failed_histogram))
     requests = sum(k.requests for k in kinds.values())
     duration = (tally.last_end - tally.first_start) if tally.first_start and tally.last_end else 0.0
     ok = requests - sum(failures.values())
     return Phase(users=data["users"], nominal_s=nominal_s, duration_s=duration,
                  drained=data["drained"], requests=requests, failures=dict(failures),
-                 rps=ok / duration if duration > 0 else 0.0, latency=latency(combined), kinds=kinds)
+                 rps=ok / duration if duration > 0 else 0.0, latency=latency(combined),
+                 failed_latency=latency(combined_failed), kinds=kinds)
 
 
 def resources(run: LocustRun, start: float, end: float, settings: GeneratorSettings,
@@ -89,7 +91,9 @@ def _flags(measured: Phase, warmup: Phase, users: int, res: Resources | None,
         flags.append("generator_bound")
     if not (measured.drained and warmup.drained):
         flags.append("not_drained")
-    if rows_server is not None and rows_server != rows_locust:
+    if rows_server is None:
+        flags.append("no_server_metrics")
+    elif rows_server != rows_locust:
         flags.append("count_mismatch")
     if measured.users < users:
         flags.append("users_short")
@@ -97,9 +101,11 @@ def _flags(measured: Phase, warmup: Phase, users: int, res: Resources | None,
         flags.append("failures")
     if res is None:
         flags.append("no_resource_samples")
-    elif (res.server_cpus_busy_percent is not None
-          and res.server_cpus_busy_percent - res.server_cpu_percent > CONTENTION_PERCENT):
-        flags.append("cpu_contention")
+    else:
+        for name, busy, own in (("server", res.server_cpus_busy_percent, res.server_cpu_percent),
+                                ("load", res.load_cpus_busy_percent, res.generator_cpu_percent)):
+            if busy is not None and busy - own > CONTENTION_PERCENT:
+                flags.append(f"{name}_cpu_contention")
     return flags
 
 
@@ -125,9 +131,10 @@ def measure(server: ServerProcess, workload: str, users: int, repeat: int, golde
     measured = phase(measured_data, settings.measure_s)
     res = resources(run, measured_data["opened_at"], measured_data["drained_at"], settings.generator,
                     server.cpus)
-    metrics = server_metrics.delta(out["metrics_before"], out["metrics_after"])
+    scraped = out["metrics_before"] is not None and out["metrics_after"] is not None
+    metrics = server_metrics.delta(out["metrics_before"], out["metrics_after"]) if scraped else None
     rows_locust = sum(measured.kinds[k].rows for k in PREDICTION_KINDS if k in measured.kinds)
-    rows_server = server_metrics.success_rows(metrics)
+    rows_server = server_metrics.success_rows(metrics) if metrics else None
     bound = res is not None and res.generator_max_process_cpu_percent > settings.generator_bound_percent
     return Record(
         record_id=record_id, stack=server.stack.name, workload=workload, users=users, repeat=repeat,

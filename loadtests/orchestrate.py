@@ -20,6 +20,7 @@ from loadtests.generator import GeneratorSettings
 from loadtests.measure import MeasurementFailed, MeasureSettings, measure
 from loadtests.verify import verify
 from loadtests.workloads import RunProfile
+from servebench.provenance import git_commit, git_dirty
 from servebench.results.schema import SCHEMA_VERSION, Check, Record, Run, Settings, StackOutcome
 from servebench.results.store import RunWriter
 from servers.process import REPO_ROOT, ServerProcess, StackFailed, tail
@@ -120,10 +121,10 @@ def _run_stack(name: str, config: RunConfig, writer: RunWriter, golden: Sequence
                 if not server.alive():
                     raise server.failed(f"died during {error.reason}") from None
                 raise StackFailed(name, error.reason, error.log_tail) from None
+            state.records.append(record)  # kept even if the server died during it
+            observer.measurement_done(record)
             if not server.alive():
                 raise server.failed(f"died during {record.record_id}")
-            state.records.append(record)
-            observer.measurement_done(record)
     except StackFailed as error:
         state.reason, state.log_tail = error.reason, error.log_tail
     except Exception as error:  # an orchestrator fault must not cost the other stacks
@@ -145,15 +146,15 @@ def _run_stack(name: str, config: RunConfig, writer: RunWriter, golden: Sequence
 def orchestrate(config: RunConfig, observer: Observer | None = None) -> tuple[Path, Run]:
     observer = observer or Observer()
     started = datetime.now(UTC)
-    commit, short, dirty = provenance.git_state(REPO_ROOT)
-    writer = RunWriter(config.results_dir, run_id(short, started))
+    commit = git_commit()
+    writer = RunWriter(config.results_dir, run_id(commit if commit != "unknown" else None, started))
     predictor = Predictor.load(PROFILES[config.model])
     golden = golden_cases(predictor)
     p = config.profile
     run = Run(
         schema_version=SCHEMA_VERSION, run_id=writer.root.name, status="running",
         started_at=started.isoformat(), finished_at=None, wall_time_s=None,
-        estimate_s=config.estimate_s(), git_commit=commit, git_dirty=dirty,
+        estimate_s=config.estimate_s(), git_commit=commit, git_dirty=git_dirty(),
         machine=provenance.machine(), python=platform.python_version(),
         packages=provenance.packages(),
         model={"profile": config.model, "sha256": predictor.fingerprint, "version": predictor.version},

@@ -25,6 +25,12 @@ def new_histogram() -> HdrHistogram:
     return HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_FIGURES)
 
 
+def add(target: HdrHistogram, source: HdrHistogram) -> None:
+    """target += source; hdrh's own add() would set target's minimum to 0 for an empty source."""
+    if source.get_total_count():
+        target.add(source)
+
+
 def encode(histogram: HdrHistogram) -> str:
     return histogram.encode().decode("ascii")
 
@@ -32,7 +38,7 @@ def encode(histogram: HdrHistogram) -> str:
 def decode(encoded: str) -> HdrHistogram:
     histogram = new_histogram()
     if encoded:
-        histogram.decode_and_add(encoded.encode("ascii"))
+        add(histogram, HdrHistogram.decode(encoded.encode("ascii")))
     return histogram
 
 
@@ -49,23 +55,28 @@ def percentiles_ms(histogram: HdrHistogram) -> dict[str, float]:
 
 @dataclass
 class KindTally:
-    """What one request kind did during one phase, in one process."""
+    """What one request kind did during one phase, in one process.
+
+    Successful and failed answers are timed into separate histograms: a fast error must
+    neither vanish nor flatter the latency of the answers that count.
+    """
 
     requests: int = 0
     rows: int = 0  # rows of successful prediction requests: comparable to the server's counter
     failures: Counter[str] = field(default_factory=Counter)
     histogram: HdrHistogram = field(default_factory=new_histogram)
+    failed_histogram: HdrHistogram = field(default_factory=new_histogram)
 
     def to_dict(self) -> dict[str, Any]:
         return {"requests": self.requests, "rows": self.rows, "failures": dict(self.failures),
-                "histogram": encode(self.histogram)}
+                "histogram": encode(self.histogram), "failed_histogram": encode(self.failed_histogram)}
 
     def merge(self, data: dict[str, Any]) -> None:
         self.requests += data["requests"]
         self.rows += data["rows"]
         self.failures.update(data["failures"])
-        if data["histogram"]:
-            self.histogram.decode_and_add(data["histogram"].encode("ascii"))
+        for name in ("histogram", "failed_histogram"):
+            add(getattr(self, name), decode(data[name]))
 
 
 @dataclass
@@ -80,12 +91,13 @@ class PhaseTally:
                failure: str | None) -> None:
         tally = self.kinds.setdefault(kind, KindTally())
         tally.requests += 1
-        # Every answer's latency is kept, failed ones too: a fast error must not vanish.
-        tally.histogram.record_value(max(LOWEST_US, round(response_ms * 1000)))
+        micros = max(LOWEST_US, round(response_ms * 1000))
         if failure:
             tally.failures[failure] += 1
+            tally.failed_histogram.record_value(micros)
         else:
             tally.rows += rows
+            tally.histogram.record_value(micros)
         ended = started + response_ms / 1000
         self.first_start = started if self.first_start is None else min(self.first_start, started)
         self.last_end = ended if self.last_end is None else max(self.last_end, ended)

@@ -9,7 +9,9 @@ import sys
 
 from servebench.errors import UserError
 
-COMMANDS: tuple[str, ...] = ("stacks", "serve", "run", "report", "compare")
+COMMANDS: tuple[str, ...] = (
+    "stacks", "serve", "run", "show", "check", "robustness", "compose", "k8s", "monitor", "report", "compare",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

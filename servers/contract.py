@@ -66,6 +66,10 @@ def overloaded() -> ContractError:
     )
 
 
+def timed_out(seconds: float) -> ContractError:
+    return ContractError(504, "timeout", f"no answer within {seconds:g} s")
+
+
 def check_media_type(content_type: str | None) -> None:
     if content_type is None or content_type.split(";", 1)[0].strip().lower() != JSON:
         raise ContractError(415, "unsupported_media_type", f"send the body as {JSON}")

@@ -6,9 +6,10 @@ answers are encoded with orjson: the per-request path does no redundant parsing.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any, Literal
 
 import anyio.to_thread
@@ -35,6 +36,7 @@ from servers.contract import (
     parse_single,
     single_payload,
     status_error,
+    timed_out,
     too_large,
 )
 from servers.registry import PATHS
@@ -52,7 +54,7 @@ Mode = Literal["inline", "threadpool", "batcher"]
 log = logging.getLogger("servebench.fastapi")
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (413, 415, 422, 503)
+    code: {"model": ErrorBody} for code in (413, 415, 422, 503, 504)
 }
 
 
@@ -145,11 +147,37 @@ def create_app(mode: Mode) -> FastAPI:
         except QueueFull:
             raise overloaded() from None
 
-    infer: Callable[[Sequence[Any]], Awaitable[Predictions]] = {
+    infer_mode: Callable[[Sequence[Any]], Awaitable[Predictions]] = {
         "inline": infer_inline,
         "threadpool": infer_threadpool,
         "batcher": infer_batched,
     }[mode]
+    timeout_s = float(knobs["request_timeout_s"]) if "request_timeout_s" in knobs else None
+
+    async def infer(rows: Sequence[Any]) -> Predictions:
+        if timeout_s is None:  # inline: nothing can interrupt a call that blocks the loop
+            return await infer_mode(rows)
+        try:
+            return await asyncio.wait_for(infer_mode(rows), timeout_s)
+        except TimeoutError:
+            raise timed_out(timeout_s) from None
+
+    # Admission control: past this many requests in flight, answer 503 at once rather than
+    # let every request's latency grow with an unbounded backlog. (Inline has no limit: its
+    # blocked loop cannot even see new requests to refuse them.)
+    max_inflight = int(knobs["max_inflight"]) if "max_inflight" in knobs else None
+    inflight = 0
+
+    @contextmanager
+    def admitted() -> Iterator[None]:
+        nonlocal inflight
+        if max_inflight is not None and inflight >= max_inflight:
+            raise overloaded()
+        inflight += 1
+        try:
+            yield
+        finally:
+            inflight -= 1
 
     async def parsed(request: Request, parse: Callable[[bytes], Any]) -> Any:
         if batcher is None:
@@ -161,8 +189,9 @@ def create_app(mode: Mode) -> FastAPI:
               openapi_extra=_json_body(PredictRequest))
     async def predict(request: Request) -> Response:
         try:
-            row = await parsed(request, parse_single)
-            result = await infer([row])
+            with admitted():
+                row = await parsed(request, parse_single)
+                result = await infer([row])
         except ContractError as error:
             metrics.ERRORS.labels("single", error.error).inc()
             return _error_response(error)
@@ -173,8 +202,9 @@ def create_app(mode: Mode) -> FastAPI:
               openapi_extra=_json_body(BatchPredictRequest))
     async def predict_batch(request: Request) -> Response:
         try:
-            batch = await parsed(request, parse_batch)
-            result = await infer(batch.items)
+            with admitted():
+                batch = await parsed(request, parse_batch)
+                result = await infer(batch.items)
         except ContractError as error:
             metrics.ERRORS.labels("batch", error.error).inc()
             return _error_response(error)

@@ -56,6 +56,7 @@ class Stack:
     # True: the port opens only once the model is loaded (not ready = connection refused);
     # False: liveness answers at once and readiness says 503 while the model loads.
     loads_before_listening: bool = False
+    openapi: str | None = None  # path of the OpenAPI document, if the stack publishes one
     python: str = field(default_factory=lambda: sys.executable)  # another venv if isolated
 
     def with_knobs(self, **overrides: Any) -> Stack:
@@ -103,6 +104,9 @@ _UVICORN = (
     "--timeout-graceful-shutdown", "{graceful_timeout_s}",
 )
 _UVICORN_KNOBS = {"workers": 1, "blas_threads": 1, "keepalive_s": 5, "graceful_timeout_s": 10}
+# Our non-blocking stacks bound their backlog (503 past max_inflight) and answer 504 past
+# request_timeout_s.
+_LIMITS = {"max_inflight": 256, "request_timeout_s": 10}
 
 _STACK_LIST: tuple[Stack, ...] = (
     Stack(
@@ -125,18 +129,21 @@ _STACK_LIST: tuple[Stack, ...] = (
     Stack(
         name="fastapi_inline",
         title="FastAPI, model called inline in async def (anti-pattern)",
-        description="The model runs on the event loop: every other request waits for it.",
+        description="The model runs on the event loop: every other request waits for it. It has "
+        "no in-flight limit or timeout because its blocked loop cannot see requests to refuse.",
         argv=(*_UVICORN, "servers.fastapi_inline:app"),
         knobs=_knobs(**_UVICORN_KNOBS),
         default_port=8002,
+        openapi="/openapi.json",
     ),
     Stack(
         name="fastapi_threadpool",
         title="FastAPI, model in a thread pool",
         description="The loop parses and validates; the model runs in a bounded thread pool.",
         argv=(*_UVICORN, "servers.fastapi_threadpool:app"),
-        knobs=_knobs(**_UVICORN_KNOBS, threads=4),
+        knobs=_knobs(**_UVICORN_KNOBS, **_LIMITS, threads=4),
         default_port=8003,
+        openapi="/openapi.json",
     ),
     Stack(
         name="fastapi_batcher",
@@ -144,8 +151,11 @@ _STACK_LIST: tuple[Stack, ...] = (
         description="Concurrent requests are coalesced into one model call in one model thread; "
         "no wait when idle, a bounded queue that answers 503 when full.",
         argv=(*_UVICORN, "servers.fastapi_batcher:app"),
-        knobs=_knobs(**_UVICORN_KNOBS, max_batch_size=64, max_wait_ms=2.0, max_queue=1024),
+        knobs=_knobs(
+            **_UVICORN_KNOBS, **_LIMITS, max_batch_size=64, max_wait_ms=2.0, max_queue=4096
+        ),
         default_port=8004,
+        openapi="/openapi.json",
     ),
 )
 

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from loadtests.orchestrate import Observer, RunConfig, default_cpus, orchestrate
 from loadtests.workloads import RUN_PROFILES, WORKLOADS
@@ -75,12 +76,24 @@ def config_from(args: argparse.Namespace) -> RunConfig:
                      locust_workers=args.locust_workers, results_dir=Path(args.results_dir))
 
 
+class LeftColumn(ProgressColumn):
+    """Time left: the estimate still to go, scaled by how the run has kept to it so far."""
+
+    def render(self, task: Task) -> Text:
+        remaining = (task.total or 0) - task.completed
+        elapsed = task.elapsed or 0.0
+        if task.completed > 0 and elapsed > 0:
+            remaining *= elapsed / task.completed
+        minutes, seconds = divmod(int(max(0.0, remaining)), 60)
+        return Text(f"~{minutes}:{seconds:02d} left", style="progress.remaining")
+
+
 class RichObserver(Observer):
     def __init__(self, console: Console, config: RunConfig) -> None:
         self.console = console
         self.progress = Progress(
-            TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-            TextColumn("left ~"), TimeRemainingColumn(), console=console, transient=True)
+            TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), LeftColumn(),
+            console=console, transient=True)
         self.task = self.progress.add_task("starting", total=config.estimate_s())
         self.per_measurement = config.measurement_s()
         self.per_stack = config.estimate_s() / max(1, len(config.stacks))

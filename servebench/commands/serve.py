@@ -5,11 +5,15 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from servebench.errors import UserError
 from servers.process import REPO_ROOT
-from servers.registry import STACKS, get_stack
+from servers.registry import STACKS, Stack, get_stack
+
+KNOB_ENV_PREFIX = "SERVEBENCH_KNOB_"
 
 
 def parse_knobs(pairs: list[str]) -> dict[str, Any]:
@@ -28,6 +32,17 @@ def parse_knobs(pairs: list[str]) -> dict[str, Any]:
     return knobs
 
 
+def knob_env_name(knob: str) -> str:
+    return KNOB_ENV_PREFIX + knob.upper()
+
+
+def env_knobs(stack: Stack, environ: Mapping[str, str]) -> dict[str, Any]:
+    """Knobs set as SERVEBENCH_KNOB_<NAME> (how containers carry them); --knob still wins."""
+    return parse_knobs(
+        [f"{knob}={environ[knob_env_name(knob)]}" for knob in stack.knobs if knob_env_name(knob) in environ]
+    )
+
+
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("serve", help="run one stack in the foreground")
     parser.add_argument("stack", choices=sorted(STACKS))
@@ -39,13 +54,16 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        stack = get_stack(args.stack).with_knobs(**parse_knobs(args.knob))
+        declared = get_stack(args.stack)
+        stack = declared.with_knobs(**{**env_knobs(declared, os.environ), **parse_knobs(args.knob)})
     except ValueError as error:
         raise UserError(str(error)) from None
     argv = stack.command(args.host, args.port or stack.default_port)
     env = {**os.environ, **stack.env()}
     if stack.multiprocess_metrics and "PROMETHEUS_MULTIPROC_DIR" not in env:
-        directory = REPO_ROOT / ".run" / f"prometheus-{stack.name}"
+        # SERVEBENCH_RUN_DIR: a writable place when the code itself is read-only (an image).
+        run_dir = Path(os.environ.get("SERVEBENCH_RUN_DIR") or REPO_ROOT / ".run")
+        directory = run_dir / f"prometheus-{stack.name}"
         directory.mkdir(parents=True, exist_ok=True)
         for stale in directory.glob("*.db"):
             stale.unlink()

@@ -18,7 +18,22 @@ from pydantic import BaseModel, ConfigDict
 SCHEMA_VERSION = 1
 SCHEMA_HISTORY: dict[int, str] = {
     1: "first format: run.json plus one record per stack x workload x users x repeat; latency as "
-       "base64 HdrHistograms in microseconds, warm-up and measured phases kept apart",
+       "base64 HdrHistograms in microseconds (successful and failed answers apart), warm-up and "
+       "measured phases kept apart",
+}
+
+
+# flag -> (one-letter code for narrow tables, meaning)
+FLAGS: dict[str, tuple[str, str]] = {
+    "generator_bound": ("G", "a Locust process used over 90 % of a core: the client may have been the limit"),
+    "server_cpu_contention": ("S", "other processes used over 20 % of a core on the server's CPUs"),
+    "load_cpu_contention": ("L", "other processes used over 20 % of a core on the load generator's CPUs"),
+    "not_drained": ("D", "requests were still in flight at a phase boundary after the drain timeout"),
+    "count_mismatch": ("C", "Locust's predicted rows differ from the server's ml_predictions_total delta"),
+    "no_server_metrics": ("M", "/metrics did not answer at a phase boundary"),
+    "users_short": ("U", "fewer users than declared were running when the measured phase began"),
+    "failures": ("F", "some answers were wrong, malformed, errors or transport failures"),
+    "no_resource_samples": ("R", "too few CPU/RSS samples fell inside the measured phase"),
 }
 
 
@@ -42,7 +57,8 @@ class KindStats(_Model):
     requests: int
     rows: int  # predicted rows in successful answers
     failures: dict[str, int]  # by kind: status_503, wrong_class, schema, transport_...
-    latency: Latency
+    latency: Latency  # successful answers
+    failed_latency: Latency  # failed answers, kept apart
 
 
 class Phase(_Model):
@@ -52,8 +68,9 @@ class Phase(_Model):
     drained: bool  # every process reported no request in flight at the boundary
     requests: int
     failures: dict[str, int]
-    rps: float  # answered requests per second over duration_s
-    latency: Latency  # all kinds together
+    rps: float  # successful answers per second over duration_s
+    latency: Latency  # successful answers of all kinds together
+    failed_latency: Latency
     kinds: dict[str, KindStats]
 
 
@@ -106,8 +123,7 @@ class Record(_Model):
     resources: Resources | None
     server_metrics: ServerMetrics | None
     generator_bound: bool  # a Locust process was above the threshold: the numbers may be the client's
-    # generator_bound, cpu_contention, not_drained, count_mismatch, users_short, failures
-    flags: list[str]
+    flags: list[str]  # see FLAGS
     rows_locust: int  # successful predicted rows Locust counted in the measured phase
     rows_server: float | None  # the server's ml_predictions_total success delta
     raw_dir: str  # relative to the run directory

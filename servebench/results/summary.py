@@ -31,6 +31,7 @@ class Row:
     rps: Spread | None
     p50_ms: Spread | None
     p99_ms: Spread | None
+    server_cpu_percent: Spread | None
     requests: int
     failures: int
     flags: tuple[str, ...]
@@ -52,6 +53,8 @@ def summarize(records: Iterable[Record]) -> list[Row]:
             rps=_spread(group, lambda r: r.measured.rps),
             p50_ms=_spread(group, lambda r: r.measured.latency.percentiles_ms.get("p50")),
             p99_ms=_spread(group, lambda r: r.measured.latency.percentiles_ms.get("p99")),
+            server_cpu_percent=_spread(group, lambda r: r.resources.server_cpu_percent
+                                       if r.resources else None),
             requests=sum(r.measured.requests for r in group),
             failures=sum(sum(r.measured.failures.values()) for r in group),
             flags=tuple(sorted({flag for r in group for flag in r.flags})),

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import signal
 from pathlib import Path
 
+import psutil
 import pytest
 
-from loadtests.orchestrate import RunConfig, default_cpus, orchestrate
+from loadtests.orchestrate import Observer, RunConfig, default_cpus, orchestrate
 from loadtests.recording import decode, percentiles_ms
 from loadtests.workloads import RUN_PROFILES
 from servebench.cli import main
 from servebench.results.schema import Record
 from servebench.results.store import load_run
-from servers.registry import STACKS
+from servers.registry import STACKS, Stack
 
 TINY = dataclasses.replace(RUN_PROFILES["quick"], workloads=("single",), users=(1, 4),
                            warmup_s=0.5, measure_s=1.0, repeats=1, drain_timeout_s=10.0)
@@ -34,9 +37,10 @@ def _assert_consistent(record: Record) -> None:
     assert measured.drained and record.warmup.drained
     assert record.rows_locust == record.rows_server
     assert measured.requests == sum(kind.requests for kind in measured.kinds.values())
-    assert measured.latency.count == measured.requests
+    assert measured.latency.count + measured.failed_latency.count == measured.requests
     assert percentiles_ms(decode(measured.latency.histogram)) == measured.latency.percentiles_ms
-    assert measured.latency.percentiles_ms["p50"] <= measured.latency.percentiles_ms["p99"]
+    q = measured.latency.percentiles_ms
+    assert 0 < q["min"] <= q["p50"] <= q["p90"] <= q["p99"] <= q["p99.9"] <= q["max"]
     assert measured.rps == pytest.approx(measured.requests / measured.duration_s)
     assert record.resources is not None and record.resources.server_cpu_percent > 0
     assert record.server_metrics is not None and record.server_metrics.inference_seconds.count > 0
@@ -100,3 +104,50 @@ def test_the_command_line_runs_and_prints_its_summary(tmp_path: Path, capsys: py
     (run_dir,) = tmp_path.iterdir()
     (record,) = load_run(run_dir).records
     _assert_consistent(record)
+
+
+class _KillAfterFirstMeasurement(Observer):
+    """Kills the server under test once its first record is in, as a crash would."""
+
+    def __init__(self) -> None:
+        self.killed = False
+
+    def measurement_done(self, record: Record | None) -> None:
+        if self.killed or record is None:
+            return
+        for child in psutil.Process().children():
+            if " ".join(record.command).endswith(" ".join(child.cmdline())):
+                os.killpg(child.pid, signal.SIGKILL)
+                child.wait(timeout=10)
+                self.killed = True
+
+
+def test_a_stack_that_dies_during_the_run_keeps_its_records_and_the_run_goes_on(tmp_path: Path) -> None:
+    first, second = tuple(STACKS)[:2]
+    observer = _KillAfterFirstMeasurement()
+    root, run = orchestrate(_config(tmp_path, (first, second)), observer)
+    assert observer.killed
+    outcome = {s.stack: s for s in run.stacks}
+    assert outcome[first].status == "failed" and "died during" in (outcome[first].reason or "")
+    assert outcome[first].records == [f"{first}__single__u1__r1"]
+    assert outcome[second].status == "ok" and len(outcome[second].records) == len(TINY.users)
+    assert len(load_run(root).records) == 1 + len(TINY.users)
+
+
+def test_a_stack_whose_info_disagrees_with_the_registry_is_not_measured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = tuple(STACKS)[-1]
+    declared = STACKS[name]
+
+    class Misreporting(Stack):
+        def env(self) -> dict[str, str]:  # the server is told other knobs than the registry's
+            return {**super().env(), "SERVEBENCH_KNOBS": json.dumps({**self.knobs, "workers": 99})}
+
+    stack = Misreporting(**{f.name: getattr(declared, f.name) for f in dataclasses.fields(declared)})
+    monkeypatch.setattr("loadtests.orchestrate.STACKS", {**STACKS, name: stack})
+    root, run = orchestrate(_config(tmp_path, (name,)))
+    (outcome,) = run.stacks
+    assert outcome.status == "failed" and "info_knobs" in (outcome.reason or "")
+    assert [c.name for c in outcome.checks if not c.ok] == ["info_knobs"]
+    assert outcome.records == [] and not list((root / "locust").iterdir())

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from loadtests.recording import PhaseTally, decode, encode, new_histogram, percentiles_ms
+from loadtests.recording import PhaseTally, add, decode, encode, new_histogram, percentiles_ms
 
 
 def _exact(values: list[int], percentile: float) -> int:
@@ -51,9 +51,15 @@ def test_tallies_from_several_processes_merge_to_the_same_distribution() -> None
     for part in parts:
         merged.merge(part.to_dict())
     for kind in ("single", "batch"):
-        assert percentiles_ms(merged.kinds[kind].histogram) == percentiles_ms(whole.kinds[kind].histogram)
+        both = new_histogram()
+        add(both, merged.kinds[kind].histogram)
+        add(both, merged.kinds[kind].failed_histogram)
+        assert percentiles_ms(both) == percentiles_ms(whole.kinds[kind].histogram)
     assert sum(t.requests for t in merged.kinds.values()) == len(samples)
     assert sum(t.failures["status_503"] for t in merged.kinds.values()) == 1
+    # The failed answer is timed apart from the successful ones.
+    assert sum(t.failed_histogram.get_total_count() for t in merged.kinds.values()) == 1
+    assert sum(t.histogram.get_total_count() for t in merged.kinds.values()) == len(samples) - 1
     assert merged.first_start == whole.first_start and merged.last_end == whole.last_end
 
 
@@ -63,3 +69,11 @@ def test_the_encoded_histogram_round_trips() -> None:
         histogram.record_value(value)
     assert percentiles_ms(decode(encode(histogram))) == percentiles_ms(histogram)
     assert percentiles_ms(decode("")) == {}
+
+
+def test_adding_an_empty_histogram_keeps_the_minimum() -> None:
+    histogram = new_histogram()
+    histogram.record_value(1500)
+    add(histogram, new_histogram())
+    add(histogram, decode(encode(new_histogram())))
+    assert percentiles_ms(histogram)["min"] == pytest.approx(1.5, rel=1e-3)

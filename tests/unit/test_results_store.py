@@ -43,3 +43,16 @@ def test_a_run_directory_is_never_overwritten(tmp_path: Path) -> None:
     RunWriter(tmp_path, "20250101T000000Z-abc")
     with pytest.raises(UserError, match="never overwritten"):
         RunWriter(tmp_path, "20250101T000000Z-abc")
+
+
+def test_every_flag_the_orchestrator_can_raise_is_explained() -> None:
+    import re
+
+    from servebench.results.schema import FLAGS
+
+    source = (Path(__file__).resolve().parents[2] / "loadtests" / "measure.py").read_text()
+    raised = set(re.findall(r'flags\.append\("([a-z_]+)"\)', source))
+    raised |= {f"{side}_cpu_contention" for side in ("server", "load")}
+    assert raised and raised <= set(FLAGS)
+    codes = [code for code, _ in FLAGS.values()]
+    assert len(codes) == len(set(codes))

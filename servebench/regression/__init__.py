@@ -1,0 +1,1 @@
+"""Latency regression checks that compare ratios, not absolute times."""
