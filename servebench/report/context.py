@@ -7,21 +7,11 @@ from typing import Any
 
 from servebench.report import plots
 from servebench.report.claims import check_claims
-from servebench.report.leaderboard import MARKS, leaderboard
+from servebench.report.leaderboard import leaderboard, mark
 from servebench.report.parity import load_generator, parity
 from servebench.report.ratios import reference_stack, sentences
 from servebench.report.view import RunView
-from servebench.results.schema import SCHEMA_VERSION, Record
-
-FLAG_MEANINGS = {
-    "generator_bound": "a Locust process was near a full core: the numbers may be the client's limit",
-    "cpu_contention": "other processes competed for the server's pinned CPU",
-    "failures": "some answers failed (by kind in the flagged table)",
-    "not_drained": "requests were still in flight at a phase boundary",
-    "count_mismatch": "Locust's predicted rows differ from the server's counter",
-    "users_short": "fewer users ran than asked for",
-    "no_resource_samples": "no CPU/RSS samples in the measured phase",
-}
+from servebench.results.schema import FLAGS, SCHEMA_VERSION, Record
 
 
 @dataclass(frozen=True)
@@ -97,7 +87,7 @@ def run_context(view: RunView, reference: str | None = None,
         "failed": [o for o in run.stacks if o.status == "failed"],
         "unreached": [s for s in view.stacks if s not in view.outcomes],
         "flagged": [_flagged(r) for r in view.flagged()],
-        "marks": {MARKS.get(f, f): FLAG_MEANINGS.get(f, f) for r in view.flagged() for f in r.flags},
+        "marks": {mark(f): FLAGS[f][1] if f in FLAGS else f for r in view.flagged() for f in r.flags},
         "resolutions": resolutions,
         "reader_schema": SCHEMA_VERSION,
     }

@@ -7,15 +7,17 @@ from dataclasses import dataclass
 from servebench.report.fmt import Shown, percent, plain, shown
 from servebench.report.stats import Cell
 from servebench.report.view import RunView
+from servebench.results.schema import FLAGS
 from servebench.results.summary import Spread
 
-# Flags that put a measurement in doubt, with the short mark shown next to its numbers.
-MARKS = {"generator_bound": "GB", "cpu_contention": "CC", "failures": "ERR", "not_drained": "ND",
-         "count_mismatch": "CM", "users_short": "US", "no_resource_samples": "NR"}
+
+def mark(flag: str) -> str:
+    """The schema's one-letter code of a flag, shown next to the numbers it puts in doubt."""
+    return FLAGS[flag][0] if flag in FLAGS else flag
 
 
 def marks(flags: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(MARKS.get(flag, flag) for flag in flags)
+    return tuple(mark(flag) for flag in flags)
 
 
 @dataclass(frozen=True)

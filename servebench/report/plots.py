@@ -20,7 +20,6 @@ from servebench.results.summary import Spread
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
            "#7f7f7f", "#bcbd22")
-DOUBT = {"generator_bound", "failures", "cpu_contention", "not_drained", "count_mismatch"}
 STYLE = {"svg.fonttype": "none", "svg.hashsalt": "servebench", "font.size": 9, "axes.grid": True,
          "grid.alpha": 0.3, "axes.spines.top": False, "axes.spines.right": False}
 
@@ -65,7 +64,7 @@ def _series(view: RunView, axes: Axes, workload: str, value: Callable[[Cell], Sp
         errors = [[s.median - s.low for _, s in points], [s.high - s.median for _, s in points]]
         axes.errorbar(xs, ys, yerr=errors, marker="o", markersize=4, capsize=3, color=colour(view, stack),
                       label=stack if label else None)
-        doubtful = [(c.users, s.median) for c, s in points if DOUBT & set(c.flags)]
+        doubtful = [(c.users, s.median) for c, s in points if c.flags]
         if doubtful:
             axes.scatter(*zip(*doubtful, strict=True), s=70, facecolors="none", edgecolors="black",
                          linewidths=1, zorder=5)

@@ -10,7 +10,7 @@ from servebench.report.render import write_run_report
 from servebench.results.store import load_run
 from tests.integration.browser import CHROMIUM, screenshot, visit
 
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "runs" / "20261124T110317Z-263fa8e"
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "runs" / "20261124T112007Z-475d792eaf30"
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -7,7 +7,7 @@ import pytest
 from servebench.report.view import RunView
 from servebench.results.store import LoadedRun, load_run
 
-FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "runs" / "20261124T110317Z-263fa8e"
+FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "runs" / "20261124T112007Z-475d792eaf30"
 
 
 @pytest.fixture(scope="session")
