@@ -11,7 +11,7 @@ matplotlib.use("Agg")  # no display: reports are rendered offline and in CI
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+from matplotlib.ticker import FixedLocator, FuncFormatter, LogFormatter, NullLocator
 
 from loadtests.recording import decode
 from servebench.report.stats import Cell
@@ -51,6 +51,13 @@ def _users_axis(axes: Axes, users: Sequence[int]) -> None:
     axes.set_xlabel("concurrent users")
 
 
+def _log_y(axes: Axes) -> None:
+    """Log latency axis labelled with plain numbers (10, 20, 50), not powers of ten."""
+    axes.set_yscale("log")
+    axes.yaxis.set_major_formatter(LogFormatter())
+    axes.yaxis.set_minor_formatter(LogFormatter(minor_thresholds=(2, 0.5)))
+
+
 def _series(view: RunView, axes: Axes, workload: str, value: Callable[[Cell], Spread | None],
             label: bool = True) -> bool:
     """Median per level with min-max error bars; doubtful points ringed in black."""
@@ -79,7 +86,7 @@ def latency_vs_users(view: RunView, workload: str) -> str:
     for axes, name, attribute in ((p50, "p50", "p50_ms"), (p99, "p99", "p99_ms")):
         _series(view, axes, workload, lambda c, a=attribute: getattr(c, a), label=axes is p50)
         _users_axis(axes, view.users)
-        axes.set_yscale("log")
+        _log_y(axes)
         axes.set_ylabel(f"{name} latency (ms)")
         axes.set_title(f"{name} vs concurrency")
     return svg(figure)
@@ -106,7 +113,7 @@ def latency_vs_throughput(view: RunView, workload: str) -> str:
         axes.plot(xs, ys, marker="o", markersize=4, color=colour(view, stack), label=stack)
         for c, x, y in zip(points, xs, ys, strict=True):
             axes.annotate(f"{c.users}u", (x, y), textcoords="offset points", xytext=(3, 3), fontsize=7)
-    axes.set_yscale("log")
+    _log_y(axes)
     axes.set_xlabel("answered requests / s (median)")
     axes.set_ylabel("p99 latency (ms, median)")
     axes.set_title("p99 latency vs throughput")
@@ -135,7 +142,7 @@ def latency_distribution(view: RunView, workload: str, users: int) -> str:
             axes.plot([1 / (1 - p / 100) for p, _ in curve], [ms for _, ms in curve], marker=".",
                       color=colour(view, stack), label=stack)
     axes.set_xscale("log")
-    axes.set_yscale("log")
+    _log_y(axes)
     ticks = [2, 10, 100, 1000, 10000]
     axes.xaxis.set_major_locator(FixedLocator(ticks))
     axes.xaxis.set_minor_locator(NullLocator())
