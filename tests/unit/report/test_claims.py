@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from servebench.report.claims import COMPARABLE_PROFILE, Match, check_claims
+from servebench.report.claims import Match, check_claims
 from servebench.report.view import RunView
 from servebench.results.store import LoadedRun
 from tests.unit.report.conftest import with_flag
@@ -31,19 +31,30 @@ def test_fixture_verdicts(view: RunView) -> None:
     assert p99_bento.verdict == "not measured"
     assert batch.verdict == "supported"  # batches of 5-20 rows multiply rows/s per request
     assert inline.evidence and inline.evidence[0].subject.count(" vs ") == 1
-    assert flask.verdict == fastapi.verdict == "not measured"  # the fixture used the default model
-    assert "default model" in flask.summary
+    assert flask.verdict == fastapi.verdict == "not measured"  # the default model takes ~1 ms a call
+    assert "this run's default model took" in flask.summary and "--model heavy" in flask.summary
 
 
-def test_throughput_claims_are_judged_with_the_comparable_model(loaded: LoadedRun) -> None:
-    run = loaded.run.model_copy(update={"model": {**loaded.run.model, "profile": COMPARABLE_PROFILE}})
-    claims = check_claims(RunView(LoadedRun(loaded.root, run, loaded.records)))
-    flask, fastapi = claims[4], claims[5]
+def _model_call_ms(loaded: LoadedRun, ms: float) -> LoadedRun:
+    """The fixture as if every model call had taken `ms`: the rule under test, not the data."""
+    def changed(record):
+        if record.server_metrics is None:
+            return record
+        return record.model_copy(update={
+            "server_metrics": record.server_metrics.model_copy(update={"mean_inference_ms": ms})})
+
+    return LoadedRun(loaded.root, loaded.run, [changed(r) for r in loaded.records])
+
+
+def test_throughput_claims_are_judged_only_near_a_50_ms_model(loaded: LoadedRun) -> None:
+    view = RunView(_model_call_ms(loaded, 50.0))
+    flask, fastapi = check_claims(view)[4:]
     assert {flask.verdict, fastapi.verdict} <= {"supported", "not supported"}
-    view = RunView(loaded)
     flask_stack = Match(("flask",)).stacks(view)[0]
     peak = max(c.rps.median for c in view.stack_cells(flask_stack, "single") if c.rps)
     assert flask.verdict == ("supported" if 60 <= peak <= 100 else "not supported")
+    slow = check_claims(RunView(_model_call_ms(loaded, 400.0)))[4]
+    assert slow.verdict == "not measured" and "took 400 ms a call" in slow.summary
 
 
 def _scaled_p99(loaded: LoadedRun, stack: str, factor: float) -> LoadedRun:
