@@ -41,3 +41,15 @@ def test_report_renders_cleanly_with_rows_and_plots(tmp_path: Path) -> None:
     assert seen.dom.count("<svg") >= 4 * len(settings.workloads)
     shot = screenshot(page, tmp_path / "report.png")
     assert shot.stat().st_size > 50_000  # a blank page is a few kB
+
+
+def test_clicking_a_header_sorts_the_leaderboard(tmp_path: Path) -> None:
+    loaded = load_run(FIXTURE)
+    page = write_run_report(loaded, tmp_path / "reports")
+    click = "<script>document.querySelector('table.leaderboard th').click();</script></body>"
+    clicked = tmp_path / "clicked.html"
+    clicked.write_text(page.read_text().replace("</body>", click, 1))
+    dom = visit(clicked).dom
+    table = dom.split("leaderboard", 1)[1].split("</table>", 1)[0]
+    rows = [part.split('"', 1)[0] for part in table.split('data-stack="')[1:]]
+    assert rows == sorted(loaded.run.settings.stacks, reverse=True)  # first click: descending
