@@ -17,6 +17,7 @@ from loadtests.recording import decode
 from servebench.report.stats import Cell
 from servebench.report.view import RunView
 from servebench.results.summary import Spread
+from servers.registry import STACKS
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
            "#7f7f7f", "#bcbd22")
@@ -25,7 +26,9 @@ STYLE = {"svg.fonttype": "none", "svg.hashsalt": "servebench", "font.size": 9, "
 
 
 def colour(view: RunView, stack: str) -> str:
-    return PALETTE[view.stacks.index(stack) % len(PALETTE)] if stack in view.stacks else "#000"
+    """A stack keeps its colour from run to run: its place in the registry, else in the run."""
+    order = list(STACKS) + [s for s in view.stacks if s not in STACKS]
+    return PALETTE[order.index(stack) % len(PALETTE)] if stack in order else "#000"
 
 
 def svg(figure: Figure) -> str:
