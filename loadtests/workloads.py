@@ -69,6 +69,6 @@ _PROFILES = (
     RunProfile("quick", "one short look at each stack: every workload at 16 users, once",
                workloads=tuple(WORKLOADS), users=(16,), warmup_s=0.5, measure_s=2.0, repeats=1),
     RunProfile("full", "every workload at 1, 8 and 64 users, three repeats each",
-               workloads=tuple(WORKLOADS), users=(1, 8, 64), warmup_s=1.0, measure_s=2.5, repeats=3),
+               workloads=tuple(WORKLOADS), users=(1, 8, 64), warmup_s=0.5, measure_s=2.5, repeats=3),
 )
 RUN_PROFILES: Mapping[str, RunProfile] = MappingProxyType({p.name: p for p in _PROFILES})
