@@ -79,22 +79,26 @@ def _levels(cells: list[Cell], value: Callable[[Cell], float | None], unit: str)
 
 
 def p99_range(view: RunView, framework: str, match: Match, low: float, high: float) -> ClaimCheck:
+    """Judged at the lowest level measured: the article quotes a service's latency, not the
+    queueing of a saturated one; the higher levels are shown beside it."""
     evidence = []
     for stack in match.stacks(view):
         cells = [c for c in view.stack_cells(stack, SINGLE) if c.p99_ms is not None]
         if not cells:
             evidence.append(Evidence(stack, "no single-prediction measurement", "not measured"))
             continue
-        worst = max(c.p99_ms.median for c in cells if c.p99_ms)
-        note = " (below the claimed range: faster)" if worst < low else ""
-        evidence.append(Evidence(stack, _levels(cells, lambda c: c.p99_ms.median if c.p99_ms else None,
-                                                " ms") + note + doubt(*cells),
-                                 "supported" if worst <= high else "not supported"))
+        judged = cells[0]
+        assert judged.p99_ms
+        p99 = judged.p99_ms.median
+        note = " (below the claimed range: faster)" if p99 < low else ""
+        measured = (f"{number(p99, 2)} ms at {judged.users} users{note}; all levels: "
+                    + _levels(cells, lambda c: c.p99_ms.median if c.p99_ms else None, " ms") + doubt(*cells))
+        evidence.append(Evidence(stack, measured, "supported" if p99 <= high else "not supported"))
     verdict, summary = _overall(evidence, f"no {framework} stack measured in this run")
     return ClaimCheck(
         f"{framework}: p99 latency {low:g}–{high:g} ms (the article's comparison table)",
-        f"stacks matching {match.describe()}; single predictions; supported when the median p99 "
-        f"over repeats stays at or below {high:g} ms at every concurrency level measured",
+        f"stacks matching {match.describe()}; single predictions; supported when the median p99 over "
+        f"repeats is at or below {high:g} ms at the lowest concurrency level measured",
         verdict, summary, tuple(evidence))
 
 
