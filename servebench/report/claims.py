@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from servebench.report.fmt import number, ratio
+from servebench.report.fmt import number, ratio, users
 from servebench.report.stats import Cell, overlaps
 from servebench.report.view import RunView
 
@@ -91,7 +91,7 @@ def p99_range(view: RunView, framework: str, match: Match, low: float, high: flo
         assert judged.p99_ms
         p99 = judged.p99_ms.median
         note = " (below the claimed range: faster)" if p99 < low else ""
-        measured = (f"{number(p99, 2)} ms at {judged.users} users{note}; all levels: "
+        measured = (f"{number(p99, 2)} ms at {users(judged.users)}{note}; all levels: "
                     + _levels(cells, lambda c: c.p99_ms.median if c.p99_ms else None, " ms") + doubt(*cells))
         evidence.append(Evidence(stack, measured, "supported" if p99 <= high else "not supported"))
     verdict, summary = _overall(evidence, f"no {framework} stack measured in this run")
@@ -120,7 +120,7 @@ def batch_gain(view: RunView) -> ClaimCheck:
         evidence.append(Evidence(
             stack,
             f"{number(batch.rows_per_s.median)} rows/s in batches vs {number(single.rows_per_s.median)} "
-            f"singly at {single.users} users: {ratio(gain)} {spread}{note}"
+            f"singly at {users(single.users)}: {ratio(gain)} {spread}{note}"
             + doubt(single, batch),
             "supported" if gain >= 3 else "not supported"))
     verdict, summary = _overall(evidence, "needs both the single and the batch workload")
@@ -146,7 +146,7 @@ def inline_blocks(view: RunView, inline: Match, pool: Match) -> ClaimCheck:
                 "no significant difference" if overlaps(x.p99_ms, y.p99_ms) else "beyond the repeats' spread")
             evidence.append(Evidence(
                 f"{a} vs {b}", f"p99 {number(x.p99_ms.median, 2)} ms vs {number(y.p99_ms.median, 2)} ms at "
-                               f"{x.users} users ({ratio(x.p99_ms.median / y.p99_ms.median)}, {note})"
+                               f"{users(x.users)} ({ratio(x.p99_ms.median / y.p99_ms.median)}, {note})"
                 + doubt(x, y),
                 "supported" if worse else "not supported"))
     verdict, summary = _overall(evidence, "needs an inline and a thread-pool stack at more than one user")
@@ -181,7 +181,7 @@ def peak_throughput(view: RunView, claim: str, match: Match, test: Callable[[flo
         comparable = call_ms is not None and low <= call_ms <= high
         if call_ms is not None:
             call_times.append(call_ms)
-        detail = (f"peak {number(best.rps.median)} req/s at {best.users} users, "
+        detail = (f"peak {number(best.rps.median)} req/s at {users(best.users)}, "
                   f"workers={best.records[0].knobs.get('workers', '?')}, "
                   f"{number(call_ms, 2)} ms per model call" + doubt(best))
         verdict: Verdict = ("supported" if test(best.rps.median) else "not supported") if comparable \

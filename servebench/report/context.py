@@ -7,6 +7,7 @@ from typing import Any
 
 from servebench.report import plots
 from servebench.report.claims import check_claims
+from servebench.report.fmt import users
 from servebench.report.leaderboard import leaderboard, mark
 from servebench.report.parity import load_generator, parity
 from servebench.report.ratios import reference_stack, sentences
@@ -42,7 +43,7 @@ def headline(view: RunView) -> str:
     best = max((c for c in view.cells.values() if c.rps is not None),
                key=lambda c: c.rps.median if c.rps else 0.0, default=None)
     failed = [s for s in view.stacks if view.status(s) != "ok"]
-    text = (f"top: {best.stack} {best.rps.median:,.0f} req/s ({best.workload}, {best.users} users)"
+    text = (f"top: {best.stack} {best.rps.median:,.0f} req/s ({best.workload}, {users(best.users)})"
             if best and best.rps else "nothing measured")
     return text + (f"; failed: {', '.join(failed)}" if failed else "")
 

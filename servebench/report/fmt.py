@@ -48,3 +48,7 @@ def percent(value: float | None) -> str:
     if value == 0:
         return "0 %"
     return f"{value * 100:.2g} %" if value < 0.01 else f"{value * 100:.1f} %"
+
+
+def users(n: int) -> str:
+    return f"{n} user" if n == 1 else f"{n} users"

@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, LogFormatter, NullLocator
 
 from loadtests.recording import decode
+from servebench.report.fmt import users as users_text
 from servebench.report.stats import Cell
 from servebench.report.view import RunView
 from servebench.results.summary import Spread
@@ -152,7 +153,7 @@ def latency_distribution(view: RunView, workload: str, users: int) -> str:
     axes.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"p{100 - 100 / v:g}"))
     axes.set_xlabel("percentile")
     axes.set_ylabel("latency (ms)")
-    axes.set_title(f"latency by percentile at {users} users")
+    axes.set_title(f"latency by percentile at {users_text(users)}")
     return svg(figure)
 
 

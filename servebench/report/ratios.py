@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from servebench.report.fmt import ratio
+from servebench.report.fmt import users as users_text
 from servebench.report.stats import overlaps, significant
 from servebench.report.view import RunView
 from servebench.results.summary import Spread
@@ -44,9 +45,8 @@ def sentences(view: RunView, workload: str, reference: str) -> list[Sentence]:
                 continue
             if mine.rps is None or ref.rps is None or not ref.rps.median:
                 continue
-            plural = "s" if users != 1 else ""
             text = (f"{stack}: {ratio(mine.rps.median / ref.rps.median)} the throughput of {reference} "
-                    f"at {users} user{plural}{_qualifier(mine.rps, ref.rps)}")
+                    f"at {users_text(users)}{_qualifier(mine.rps, ref.rps)}")
             if mine.p99_ms is not None and ref.p99_ms is not None and ref.p99_ms.median:
                 text += f", p99 {ratio(mine.p99_ms.median / ref.p99_ms.median)}" \
                         f"{_qualifier(mine.p99_ms, ref.p99_ms)}"
