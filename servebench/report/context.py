@@ -28,7 +28,7 @@ class FlaggedRow:
 
 def _flagged(record: Record) -> FlaggedRow:
     res = record.resources
-    busy = getattr(res, "server_cpus_busy_percent", None) if res else None
+    busy = res.server_cpus_busy_percent if res else None
     return FlaggedRow(
         record_id=record.record_id, flags=", ".join(record.flags), requests=record.measured.requests,
         failures=", ".join(f"{k}: {v:,}" for k, v in sorted(record.measured.failures.items())) or "–",
@@ -39,11 +39,12 @@ def _flagged(record: Record) -> FlaggedRow:
 
 
 def headline(view: RunView) -> str:
-    """One line for the index: the highest median throughput of the run and where it was reached."""
-    best = max((c for c in view.cells.values() if c.rps is not None),
+    """One line for the index: the best peak throughput on the run's first workload."""
+    workload = view.workloads[0] if view.workloads else None
+    best = max((c for c in view.cells.values() if c.rps is not None and c.workload == workload),
                key=lambda c: c.rps.median if c.rps else 0.0, default=None)
     failed = [s for s in view.stacks if view.status(s) != "ok"]
-    text = (f"top: {best.stack} {best.rps.median:,.0f} req/s ({best.workload}, {users(best.users)})"
+    text = (f"{workload}: {best.stack} peaks at {best.rps.median:,.0f} req/s ({users(best.users)})"
             if best and best.rps else "nothing measured")
     return text + (f"; failed: {', '.join(failed)}" if failed else "")
 

@@ -93,7 +93,7 @@ def test_report_command_writes_the_page_and_an_index_newest_first(tmp_path: Path
     assert not (reports / "20250101T000000Z-old").exists()
     index = (reports / "index.html").read_text()
     assert index.index("20260101T000000Z-new") < index.index("20250101T000000Z-old")
-    assert "top: " in index and "not rendered" in index
+    assert " peaks at " in index and "not rendered" in index
     assert "index:" in capsys.readouterr().out
 
 
