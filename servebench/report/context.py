@@ -11,6 +11,7 @@ from servebench.report.fmt import users
 from servebench.report.leaderboard import leaderboard, mark
 from servebench.report.parity import load_generator, parity
 from servebench.report.ratios import reference_stack, sentences
+from servebench.report.robustness import GROUPS, robustness
 from servebench.report.view import RunView
 from servebench.results.schema import FLAGS, SCHEMA_VERSION, Record
 
@@ -85,6 +86,8 @@ def run_context(view: RunView, reference: str | None = None,
         "workloads": [_workload_section(view, w, ref, distribution_users) for w in view.workloads],
         "claims": check_claims(view),
         "parity": parity(view),
+        "robustness": robustness(view),
+        "robustness_groups": GROUPS,
         "load_generator": load_generator(view),
         "failed": [o for o in run.stacks if o.status == "failed"],
         "unreached": [s for s in view.stacks if s not in view.outcomes],
