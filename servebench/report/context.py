@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from servebench.report import plots
+from servebench.report.ceiling import ceiling_rows
 from servebench.report.claims import check_claims
 from servebench.report.fmt import users
 from servebench.report.leaderboard import leaderboard, mark
@@ -87,6 +88,7 @@ def run_context(view: RunView, reference: str | None = None,
         "claims": check_claims(view),
         "parity": parity(view),
         "robustness": robustness(view),
+        "ceiling": ceiling_rows(view),
         "robustness_groups": GROUPS,
         "load_generator": load_generator(view),
         "failed": [o for o in run.stacks if o.status == "failed"],

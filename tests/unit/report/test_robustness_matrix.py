@@ -36,3 +36,4 @@ def test_status_only_records_count_by_their_verdict(loaded: LoadedRun) -> None:
     case = BAD[0]
     view = RunView(_with_checks(loaded, {case.name: (False, "status 500, declared 422")}))
     assert robustness(view)[0].cells[case.group].counts.get("fail") == 1
+
