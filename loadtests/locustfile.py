@@ -142,6 +142,9 @@ class ServebenchUser(FastHttpUser):
     def ready(self) -> None:
         self._send("ready", PATHS["ready"], None, 0, _check_ready)
 
+    def health(self) -> None:
+        self._send("health", PATHS["health"], None, 0, lambda body: None)
+
 
 def _task(step: Step) -> Callable[[ServebenchUser], None]:
     if step.kind == "batch":
