@@ -48,8 +48,10 @@ def build_windows(raw: dict[str, Any], origin: float, measure_s: float, window_s
     for index in range(last + 1):
         tally = tallies.get(index, PhaseTally())
         start = origin + index * window_s
-        end = min(start + window_s, phase_end) if start < phase_end - 1e-6 else (
-            max(start, tally.last_end or start))
+        # A window from the phase's end on only holds the answers still in flight when it
+        # ended: it ends with the last of them and is partial however long it is (never fitted).
+        after_phase = start >= phase_end - 1e-6
+        end = max(start, tally.last_end or start) if after_phase else min(start + window_s, phase_end)
         combined, failures = new_histogram(), Counter[str]()
         requests = 0
         for kind in tally.kinds.values():
@@ -63,7 +65,7 @@ def build_windows(raw: dict[str, Any], origin: float, measure_s: float, window_s
         generator = sampling.usage(samples.get("generator", []), start, end)
         windows.append(SoakWindow(
             index=index, start=start, end=end, duration_s=duration,
-            partial=duration < PARTIAL * window_s, requests=requests, failures=dict(failures),
+            partial=after_phase or duration < PARTIAL * window_s, requests=requests, failures=dict(failures),
             rps=(requests - sum(failures.values())) / duration if duration > 0 else 0.0,
             latency=latency(combined),
             server_rss_mb=statistics.fmean(sum(s.rss.values()) for s in server) / 2**20 if server else None,
@@ -106,9 +108,12 @@ def drift_of(windows: Sequence[SoakWindow], rps: float | None,
         return None, drift.INCONCLUSIVE, [f"{len(use)} windows to fit, fewer than {t.min_windows}"]
     rss, rss_result = _fit(use, [w.server_rss_mb or 0.0 for w in use])
     p99, p99_result = _fit(use, [w.latency.percentiles_ms["p99"] for w in use])
+    # Unique memory is read twice a window; a window without a reading (the sampler held up
+    # on a busy machine) leaves the USS fit to the others rather than dropping it.
+    with_uss = [w for w in use if w.server_uss_mb is not None]
     uss = None
-    if all(w.server_uss_mb is not None for w in use):
-        uss = _fit(use, [w.server_uss_mb or 0.0 for w in use])
+    if len(with_uss) >= max(2, t.min_windows):
+        uss = _fit(with_uss, [w.server_uss_mb or 0.0 for w in with_uss])
     verdict, reasons = drift.verdict(rss, p99, t, tail_judged=not any(map(_contended, use)))
     end = rss.x0 + rss.span_s
     bytes_per_s = rss.slope * 2**20

@@ -61,7 +61,7 @@ class FitResult(_Model):
 
 class Drift(_Model):
     rss: FitResult  # MB
-    uss: FitResult | None  # MB, when every fitted window has a USS reading
+    uss: FitResult | None  # MB, over the fitted windows with a USS reading, if enough of them
     p99: FitResult  # ms
     rss_start_mb: float  # fitted at the first and last fitted windows
     rss_end_mb: float
