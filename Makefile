@@ -29,7 +29,7 @@ help:
 	@echo "make bench-quick one short look at every stack (~3 min)"
 	@echo "make bench STACK=<name> [WORKLOAD=<name>] [PROFILE=full|quick] [MODEL=default]"
 	@echo "make soak [SOAK_STACKS='a b'] [DURATION=600] [WINDOW=10]  steady load per stack: memory and p99 drift"
-	@echo "make report      re-render the HTML report of the latest run (reports/<run_id>/index.html)"
+	@echo "make report      re-render the HTML report of the latest run or soak (reports/<run_id>/index.html)"
 	@echo "make test        install and run unit + integration tests"
 	@echo "make serve STACK=<name> [PORT=8000] [HOST=127.0.0.1] [MODEL=default]"
 	@echo "make stacks      list the registered stacks and their knobs"
@@ -105,10 +105,12 @@ bench: $(STAMP)
 		$(if $(WORKLOAD),--workloads $(WORKLOAD))
 
 # Each stack held at half its probed capacity for DURATION seconds (default 10 minutes each).
+# Like bench-all: the soak's exit code is kept, its report is rendered either way.
 soak: $(STAMP)
 	$(BIN)/python -m shared_model.training --all
 	$(BIN)/servebench soak --model $(MODEL) --duration $(DURATION) --window $(WINDOW) \
-		$(if $(SOAK_STACKS),--stacks $(SOAK_STACKS))
+		$(if $(SOAK_STACKS),--stacks $(SOAK_STACKS)); status=$$?; \
+		$(BIN)/servebench report latest && exit $$status
 
 readme: $(STAMP)
 	$(BIN)/python -m servebench.readme

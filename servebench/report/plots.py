@@ -13,10 +13,12 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, LogFormatter, NullLocator
 
+from loadtests.measure import CONTENTION_PERCENT
 from loadtests.recording import decode
 from servebench.report.fmt import users as users_text
 from servebench.report.stats import Cell
 from servebench.report.view import RunView
+from servebench.results.soak_schema import FitResult, SoakRecord, SoakWindow
 from servebench.results.summary import Spread
 from servers.registry import STACKS
 
@@ -26,10 +28,14 @@ STYLE = {"svg.fonttype": "none", "svg.hashsalt": "servebench", "font.size": 9, "
          "grid.alpha": 0.3, "axes.spines.top": False, "axes.spines.right": False}
 
 
-def colour(view: RunView, stack: str) -> str:
+def stack_colour(stack: str, stacks: Sequence[str]) -> str:
     """A stack keeps its colour from run to run: its place in the registry, else in the run."""
-    order = list(STACKS) + [s for s in view.stacks if s not in STACKS]
+    order = list(STACKS) + [s for s in stacks if s not in STACKS]
     return PALETTE[order.index(stack) % len(PALETTE)] if stack in order else "#000"
+
+
+def colour(view: RunView, stack: str) -> str:
+    return stack_colour(stack, view.stacks)
 
 
 def svg(figure: Figure) -> str:
@@ -40,9 +46,9 @@ def svg(figure: Figure) -> str:
     return text[text.index("<svg"):]  # drop the XML prolog and doctype: the SVG is inlined
 
 
-def _figure(columns: int = 1) -> tuple[Figure, list[Axes]]:
+def _figure(columns: int = 1, width: float = 4.0) -> tuple[Figure, list[Axes]]:
     with plt.rc_context(STYLE):
-        figure, axes = plt.subplots(1, columns, figsize=(4.0 * columns, 2.9), squeeze=False,
+        figure, axes = plt.subplots(1, columns, figsize=(width * columns, 2.9), squeeze=False,
                                     layout="constrained")
     return figure, list(axes[0])
 
@@ -81,8 +87,6 @@ def _series(view: RunView, axes: Axes, workload: str, value: Callable[[Cell], Sp
                          linewidths=1, zorder=5)
         drew = True
     return drew
-
-
 
 
 def latency_vs_users(view: RunView, workload: str) -> str:
@@ -184,4 +188,94 @@ def batching(view: RunView, workload: str) -> str | None:
         axes.set_ylim(bottom=0)
     size.set_title("server-side batch size")
     wait.set_title("server-side queue wait")
+    return svg(figure)
+
+
+# Soak runs: one stack's windows against time.
+
+def _soak_windows(record: SoakRecord) -> list[SoakWindow]:
+    """The full windows, in time order: partial ones (the phase's tail end) are never fitted
+    and hold too few answers to read a trend from."""
+    return [w for w in record.windows if not w.partial]
+
+
+def _minutes(record: SoakRecord, epoch: float) -> float:
+    origin = record.opened_at if record.opened_at is not None else record.windows[0].start
+    return (epoch - origin) / 60
+
+
+def _time_axis(axes: Axes) -> None:
+    axes.set_xlabel("minutes into the soak (window mid-points)")
+    axes.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+
+
+def _fit_line(axes: Axes, record: SoakRecord, fit: FitResult, unit_per_min: str) -> None:
+    """The fitted Theil-Sen line over the fitted span, dashed, and that span shaded."""
+    start, end = _minutes(record, fit.t0), _minutes(record, fit.t0 + fit.span_s)
+    axes.axvspan(start, end, color="#000", alpha=0.04, lw=0)
+    steps = [fit.span_s * k / 20 for k in range(21)]  # a straight line stays one on a log axis too
+    axes.plot([_minutes(record, fit.t0 + t) for t in steps],
+              [fit.intercept + fit.slope_per_s * t for t in steps], ls="--", color="#000", lw=1,
+              label=f"fit {fit.slope_per_s * 60:+.2f} {unit_per_min}")
+
+
+def _legend(figure: Figure) -> None:
+    """Beside the axes, so that no line is hidden behind it."""
+    figure.legend(fontsize=7, loc="outside right upper", frameon=False)
+
+
+def soak_memory(record: SoakRecord, colour: str) -> str | None:
+    """RSS over time: the tree's total, each process, and the total unique memory (USS)."""
+    windows = [w for w in _soak_windows(record) if w.server_rss_mb is not None]
+    if not windows:
+        return None
+    figure, (axes,) = _figure(width=5.2)
+    xs = [_minutes(record, (w.start + w.end) / 2) for w in windows]
+    pids = sorted({pid for w in windows for pid in w.processes}, key=int)
+    axes.plot(xs, [w.server_rss_mb for w in windows], marker="o", markersize=3, lw=1.8, color=colour,
+              label=f"RSS, all {len(pids)}" if len(pids) > 1 else "RSS")
+    uss = [(x, w.server_uss_mb) for x, w in zip(xs, windows, strict=True) if w.server_uss_mb is not None]
+    if uss:
+        axes.plot(*zip(*uss, strict=True), ls=":", lw=1.5, color=colour,
+                  label="USS, all" if len(pids) > 1 else "USS")
+    if len(pids) > 1:
+        others = [c for c in PALETTE if c != colour]
+        for n, pid in enumerate(pids):
+            points = [(x, w.processes[pid].rss_mb) for x, w in zip(xs, windows, strict=True)
+                      if pid in w.processes]
+            axes.plot(*zip(*points, strict=True), lw=0.9, marker=".", markersize=2,
+                      color=others[n % len(others)], label=f"pid {pid}")
+    if record.drift:
+        _fit_line(axes, record, record.drift.rss, "MB/min")
+    _time_axis(axes)
+    axes.set_ylabel("MB")
+    axes.set_ylim(bottom=0)
+    axes.set_title("memory of the server's processes")
+    _legend(figure)
+    return svg(figure)
+
+
+def soak_latency(record: SoakRecord, colour: str) -> str | None:
+    """p50 and p99 of each window's answers; windows where other load took the server's CPUs ringed."""
+    windows = [w for w in _soak_windows(record) if "p99" in w.latency.percentiles_ms]
+    if not windows:
+        return None
+    figure, (axes,) = _figure(width=5.2)
+    xs = [_minutes(record, (w.start + w.end) / 2) for w in windows]
+    for name, style in (("p99", {"color": colour, "lw": 1.8}), ("p50", {"color": "#7f7f7f", "lw": 1.2})):
+        axes.plot(xs, [w.latency.percentiles_ms[name] for w in windows], marker="o", markersize=3,
+                  label=name, **style)
+    busy = [(x, w.latency.percentiles_ms["p99"]) for x, w in zip(xs, windows, strict=True)
+            if w.server_cpus_busy_percent is not None and w.server_cpu_percent is not None
+            and w.server_cpus_busy_percent - w.server_cpu_percent > CONTENTION_PERCENT]
+    if busy:
+        axes.scatter(*zip(*busy, strict=True), s=70, facecolors="none", edgecolors="black", linewidths=1,
+                     zorder=5, label="server CPUs shared")
+    if record.drift:
+        _fit_line(axes, record, record.drift.p99, "ms/min")
+    _time_axis(axes)
+    _log_y(axes)
+    axes.set_ylabel("latency (ms)")
+    axes.set_title("latency per window")
+    _legend(figure)
     return svg(figure)

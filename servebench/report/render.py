@@ -9,6 +9,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from servebench.errors import UserError
+from servebench.report import soak
 from servebench.report.context import headline, run_context
 from servebench.report.view import RunView
 from servebench.results.store import LoadedRun, load_run
@@ -25,24 +26,37 @@ def render(template: str, context: dict[str, Any]) -> str:
     return environment().get_template(template).render(**context)
 
 
-def run_dirs(results_dir: Path) -> list[Path]:
-    """Run directories, newest first (run ids start with their UTC start time)."""
+# What marks a results directory as each kind of run: `servebench run` or `servebench soak`.
+MARKERS = {"run": "run.json", "soak": "soak.json"}
+RUNS, ANY = ("run",), ("run", "soak")
+
+
+def kind_of(root: Path) -> str | None:
+    return next((kind for kind, name in MARKERS.items() if (root / name).is_file()), None)
+
+
+def run_dirs(results_dir: Path, kinds: tuple[str, ...] = RUNS) -> list[Path]:
+    """Run directories of the given kinds, newest first (run ids start with their UTC start time)."""
     if not results_dir.is_dir():
         return []
-    return sorted((p for p in results_dir.iterdir() if (p / "run.json").is_file()),
+    return sorted((p for p in results_dir.iterdir() if kind_of(p) in kinds),
                   key=lambda p: p.name, reverse=True)
 
 
-def resolve_run(results_dir: Path, wanted: str) -> Path:
-    """A run directory by id, path or 'latest'."""
+def resolve_run(results_dir: Path, wanted: str, kinds: tuple[str, ...] = RUNS) -> Path:
+    """A run directory of one of `kinds` by id, path or 'latest' (the newest of those kinds)."""
     if wanted == "latest":
-        runs = run_dirs(results_dir)
+        runs = run_dirs(results_dir, kinds)
         if not runs:
             raise UserError(f"no runs in {results_dir}; measure first with `servebench run`")
         return runs[0]
     for candidate in (Path(wanted), results_dir / wanted):
-        if (candidate / "run.json").is_file():
+        kind = kind_of(candidate)
+        if kind in kinds:
             return candidate
+        if kind is not None:
+            raise UserError(f"{candidate.name} is a {kind} run; this command reads "
+                            f"{' and '.join(kinds)} runs only")
     raise UserError(f"no run {wanted!r} in {results_dir} (see `ls {results_dir}`)")
 
 
@@ -60,6 +74,13 @@ def write_run_report(loaded: LoadedRun, reports_dir: Path, reference: str | None
     return out
 
 
+def write_soak_report(loaded: soak.LoadedSoak, reports_dir: Path) -> Path:
+    out = reports_dir / loaded.run.run_id / "index.html"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render("soak.html", soak.soak_context(loaded)))
+    return out
+
+
 @dataclass(frozen=True)
 class IndexEntry:
     run_id: str
@@ -70,11 +91,25 @@ class IndexEntry:
     headline: str
     status: str
     report: str | None  # relative link, when rendered
+    kind: str = "run"  # or "soak"
+
+
+def soak_entry(root: Path, link: str | None) -> IndexEntry:
+    try:
+        loaded = soak.load(root)
+    except UserError as error:
+        return IndexEntry(root.name, "", "", "", "", str(error), "unreadable", link, "soak")
+    r = loaded.run
+    commit = (r.git_commit or "unknown")[:12] + (" (dirty)" if r.git_dirty else "")
+    return IndexEntry(r.run_id, r.started_at[:19].replace("T", " "), commit, r.model.get("profile", "?"),
+                      ", ".join(r.stacks) or "–", soak.headline(loaded), r.status, link, "soak")
 
 
 def index_entry(root: Path, reports_dir: Path) -> IndexEntry:
     page = reports_dir / root.name / "index.html"
     link = f"{root.name}/index.html" if page.is_file() else None
+    if kind_of(root) == "soak":
+        return soak_entry(root, link)
     try:
         run = load_run(root)
     except UserError as error:  # an unreadable run is listed with the reason, not hidden
@@ -86,7 +121,7 @@ def index_entry(root: Path, reports_dir: Path) -> IndexEntry:
 
 
 def write_index(results_dir: Path, reports_dir: Path) -> Path:
-    entries = [index_entry(root, reports_dir) for root in run_dirs(results_dir)]
+    entries = [index_entry(root, reports_dir) for root in run_dirs(results_dir, ANY)]
     out = reports_dir / "index.html"
     reports_dir.mkdir(parents=True, exist_ok=True)
     out.write_text(render("index.html", {"entries": entries}))

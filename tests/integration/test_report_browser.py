@@ -6,11 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from servebench.report.render import write_run_report
+from servebench.report import soak
+from servebench.report.render import write_run_report, write_soak_report
 from servebench.results.store import load_run
 from tests.integration.browser import CHROMIUM, screenshot, visit
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "runs" / "20261124T112007Z-475d792eaf30"
+SOAK = Path(__file__).resolve().parents[1] / "fixtures" / "soaks" / "20261124T151629Z-a5bd2188191b-soak"
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -53,3 +55,13 @@ def test_clicking_a_header_sorts_the_leaderboard(tmp_path: Path) -> None:
     table = dom.split("leaderboard", 1)[1].split("</table>", 1)[0]
     rows = [part.split('"', 1)[0] for part in table.split('data-stack="')[1:]]
     assert rows == sorted(loaded.run.settings.stacks, reverse=True)  # first click: descending
+
+
+def test_a_soak_report_renders_cleanly_with_its_drift_row_and_plots(tmp_path: Path) -> None:
+    loaded = soak.load(SOAK)
+    page = write_soak_report(loaded, tmp_path / "reports")
+    seen = visit(page)
+    assert seen.console == []
+    table = seen.dom.split('class="sortable soak"', 1)[1].split("</table>", 1)[0]
+    assert [part.split('"', 1)[0] for part in table.split('data-stack="')[1:]] == loaded.run.stacks
+    assert seen.dom.count("<svg") == 2 * len(loaded.records)
