@@ -10,7 +10,7 @@ import sys
 from servebench.errors import UserError
 
 COMMANDS: tuple[str, ...] = (
-    "stacks", "serve", "run", "show", "check", "robustness", "compose", "k8s", "monitor",
+    "stacks", "serve", "run", "capacity", "show", "check", "robustness", "compose", "k8s", "monitor",
 )
 
 
