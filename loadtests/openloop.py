@@ -17,7 +17,7 @@ import numpy as np
 
 from loadtests.arrivals import Arrival, Segment
 from loadtests.generator import GeneratorSettings, run_locust
-from loadtests.measure import MeasurementFailed, latency, resources
+from loadtests.measure import CONTENTION_PERCENT, MeasurementFailed, latency, resources
 from loadtests.recording import new_histogram
 from servebench.results.capacity import GeneratorCheck, Step, Window
 from servebench.results.schema import Resources
@@ -185,7 +185,11 @@ def run_step(server: ServerProcess, golden: Sequence[GoldenCase], settings: Open
         windows.append(window(rows.take(segment_of == number), segment, offset, settings, problems))
         offset += segment.duration_s
     judged = next(w for w in windows if w.name == measured)
+    flags = [f"{name}_cpu_contention" for name, busy, own in (
+        ("server", res.server_cpus_busy_percent, res.server_cpu_percent),
+        ("load", res.load_cpus_busy_percent, res.generator_cpu_percent))
+        if busy is not None and busy - own > CONTENTION_PERCENT] if res else []
     step = Step(step_id=step_id, arrival=settings.arrival, windows=windows, measured=measured,
-                verdict=verdict(judged, settings), resources=res, locust_commands=run.commands,
+                verdict=verdict(judged, settings), flags=flags, resources=res, locust_commands=run.commands,
                 raw_dir=str(raw_dir.relative_to(run_root)))
     return step, rows

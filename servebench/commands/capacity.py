@@ -55,6 +55,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--step-s", type=float, default=SweepSettings.step_s)
     parser.add_argument("--overload", type=float, nargs="*", default=list(SweepSettings.overload_factors),
                         help="overload factors of the measured capacity (none: skip)")
+    parser.add_argument("--max-send-lag-ms", type=float, default=OpenLoopSettings.max_send_lag_ms,
+                        help="a step whose p99 send lag (actual - intended) exceeds this is invalid")
     parser.add_argument("--server-cpus", default=env("SERVEBENCH_SERVER_CPUS"))
     parser.add_argument("--load-cpus", default=env("SERVEBENCH_LOAD_CPUS"))
     parser.add_argument("--locust-workers", type=int, default=int(env("SERVEBENCH_LOCUST_WORKERS", "0")),
@@ -72,7 +74,8 @@ def config_from(args: argparse.Namespace) -> CapacityConfig:
     if server_cpus and load_cpus and set(server_cpus) & set(load_cpus):
         raise UserError(f"server CPUs {server_cpus} and load CPUs {load_cpus} overlap")
     openloop = OpenLoopSettings(GeneratorSettings(load_cpus, args.locust_workers),
-                                workload=args.workload, arrival=args.arrival, slo_ms=args.slo_ms)
+                                workload=args.workload, arrival=args.arrival, slo_ms=args.slo_ms,
+                                max_send_lag_ms=args.max_send_lag_ms)
     sweep = SweepSettings(openloop, SearchSettings(start_rps=args.start_rps), step_s=args.step_s,
                           overload_factors=tuple(args.overload))
     return CapacityConfig(sweep=sweep, stacks=tuple(args.stacks), models=tuple(dict.fromkeys(args.model)),

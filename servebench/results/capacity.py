@@ -61,6 +61,9 @@ class Step(_Model):
     windows: list[Window]
     measured: str  # name of the window judged against the SLO
     verdict: Verdict  # pass: valid and within SLO and error budget
+    # server_cpu_contention / load_cpu_contention: other processes used over 20 % of a core on
+    # the pinned CPUs (see schema.FLAGS); the step stands but was not measured on a quiet machine
+    flags: list[str]
     resources: Resources | None
     locust_commands: list[list[str]]
     raw_dir: str  # relative to the run directory
