@@ -179,6 +179,8 @@ class Controller:
         deadline = paused_at + PLAN["drain_timeout_s"] + 5
         while len(self.replies.get(seq, [])) < self._expected() and time.time() < deadline:
             self.arrived.clear()
+            if len(self.replies.get(seq, [])) >= self._expected():
+                break
             self.arrived.wait(timeout=0.5)
         replies = self.replies.get(seq, [])
         merged = PhaseTally()

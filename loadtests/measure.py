@@ -129,7 +129,8 @@ def measure(server: ServerProcess, workload: str, users: int, repeat: int, golde
     warmup = phase(out["phases"]["warmup"], settings.warmup_s)
     measured_data = out["phases"]["measured"]
     measured = phase(measured_data, settings.measure_s)
-    res = resources(run, measured_data["opened_at"], measured_data["drained_at"], settings.generator,
+    # CPU and memory while every user was sending: from the gate opening to its closing.
+    res = resources(run, measured_data["opened_at"], measured_data["paused_at"], settings.generator,
                     server.cpus)
     scraped = out["metrics_before"] is not None and out["metrics_after"] is not None
     metrics = server_metrics.delta(out["metrics_before"], out["metrics_after"]) if scraped else None

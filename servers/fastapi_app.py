@@ -39,6 +39,7 @@ from servers.contract import (
     timed_out,
     too_large,
 )
+from servers.draining import CloseConnectionsWhenDraining
 from servers.registry import PATHS
 from servers.service import ModelService
 from shared_model.predictor import Predictions
@@ -249,4 +250,5 @@ def create_app(mode: Mode) -> FastAPI:
         return _error_response(status_error(500), request_id)
 
     app.openapi = _with_request_schemas(app)  # type: ignore[method-assign]
+    app.add_middleware(CloseConnectionsWhenDraining)
     return app

@@ -45,6 +45,16 @@ def tail(path: Path, lines: int = 40) -> str:
         return ""
 
 
+def _any_alive(processes: Sequence[psutil.Process]) -> bool:
+    for process in processes:
+        try:
+            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.Error:
+            continue
+    return False
+
+
 class ServerProcess:
     """One stack, started in its own session so that stopping it stops every child too."""
 
@@ -83,7 +93,7 @@ class ServerProcess:
     def start(self) -> ServerProcess:
         env = {**os.environ, **self.stack.env(), **self.extra_env}
         env["PYTHONUNBUFFERED"] = "1"
-        if self.stack.multiprocess_metrics:
+        if self.stack.aggregates_metrics:
             self._metrics_dir = tempfile.mkdtemp(prefix=f"prom-{self.stack.name}-")
             env["PROMETHEUS_MULTIPROC_DIR"] = self._metrics_dir
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -155,17 +165,24 @@ class ServerProcess:
         if self.proc is None:
             return 0.0
         started = time.monotonic()
+        # Descendants that started their own session (circus, under BentoML, runs every worker
+        # with setsid) are outside the group: remember them so that none can outlive the stop.
+        tree = self.processes()
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGTERM)
         deadline = started + grace_s
         while time.monotonic() < deadline:
             self.proc.poll()
-            if not self._group_alive():
+            if not self._group_alive() and not _any_alive(tree):
                 break
             time.sleep(0.02)
         else:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
+            for process in tree:
+                with contextlib.suppress(psutil.Error):
+                    process.kill()
+            psutil.wait_procs(tree, timeout=5)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=5)
         if self._metrics_dir:

@@ -53,11 +53,19 @@ class Stack:
     deviations: tuple[Deviation, ...] = ()
     ready_timeout_s: float = 60.0
     multiprocess_metrics: bool = False  # several processes write the contract's metrics
+    # Container memory limit, for stacks whose process count does not follow `workers`
+    # (None: derived from `workers`, see servebench/deploy/container.py).
+    memory_mib: int | None = None
     # True: the port opens only once the model is loaded (not ready = connection refused);
     # False: liveness answers at once and readiness says 503 while the model loads.
     loads_before_listening: bool = False
     openapi: str | None = None  # path of the OpenAPI document, if the stack publishes one
     python: str = field(default_factory=lambda: sys.executable)  # another venv if isolated
+
+    @property
+    def aggregates_metrics(self) -> bool:
+        """Several processes write the contract's metrics: /metrics must sum them all."""
+        return self.multiprocess_metrics or int(self.knobs.get("workers", 1)) > 1
 
     def with_knobs(self, **overrides: Any) -> Stack:
         unknown = set(overrides) - set(self.knobs)
@@ -97,16 +105,32 @@ def _knobs(**values: Any) -> Knobs:
     return MappingProxyType(values)
 
 
+# uvicorn through its Config API (uvloop, httptools, no access log) with a draining shutdown:
+# see servers/uvicorn_serve.py.
 _UVICORN = (
-    "{python}", "-m", "uvicorn", "--host", "{host}", "--port", "{port}",
-    "--workers", "{workers}", "--loop", "uvloop", "--http", "httptools",
-    "--no-access-log", "--timeout-keep-alive", "{keepalive_s}",
-    "--timeout-graceful-shutdown", "{graceful_timeout_s}",
+    "{python}", "-m", "servers.uvicorn_serve", "--host", "{host}", "--port", "{port}",
+    "--workers", "{workers}", "--keepalive-s", "{keepalive_s}",
+    "--graceful-timeout-s", "{graceful_timeout_s}", "--drain-s", "{drain_s}",
 )
-_UVICORN_KNOBS = {"workers": 1, "blas_threads": 1, "keepalive_s": 5, "graceful_timeout_s": 10}
+_UVICORN_KNOBS = {"workers": 1, "blas_threads": 1, "keepalive_s": 5, "graceful_timeout_s": 10, "drain_s": 2}
 # Our non-blocking stacks bound their backlog (503 past max_inflight) and answer 504 past
 # request_timeout_s.
 _LIMITS = {"max_inflight": 256, "request_timeout_s": 10}
+
+
+def _bentoml_serve(service: str) -> tuple[str, ...]:
+    # `bentoml serve` through a launcher that gives each server its own metrics directory.
+    return ("{python}", "-m", "servers.bentoml_serve", service, "--host", "{host}", "--port", "{port}",
+            "--timeout-graceful-shutdown", "{graceful_timeout_s}")
+
+
+_LITSERVE = ("{python}", "-m", "servers.litserve_app", "--host", "{host}", "--port", "{port}")
+
+
+def _no_queue_wait(dispatcher: str) -> Deviation:
+    return Deviation(f"ml_queue_wait_seconds stays empty: {dispatcher} does not expose "
+                     "how long each request waited for its batch")
+
 
 _STACK_LIST: tuple[Stack, ...] = (
     Stack(
@@ -156,6 +180,70 @@ _STACK_LIST: tuple[Stack, ...] = (
         ),
         default_port=8004,
         openapi="/openapi.json",
+    ),
+    Stack(
+        name="bentoml",
+        title="BentoML, adaptive batching across two services",
+        description="A public async API service calls a batchable model service "
+        "(bentoml.depends), whose adaptive dispatcher groups concurrent calls into one model "
+        "call: BentoML's documented pattern for inputs with several fields.",
+        argv=_bentoml_serve("servers.bentoml_service:ChurnAPI"),
+        # One worker per service and one thread for the model service's sync methods, for a
+        # one-CPU budget (both BentoML's defaults). Batching as the adaptive-batching guide
+        # shows: max_latency_ms is the bound past which the dispatcher sheds requests with
+        # 503, not a wait; 1000 ms is the guide's value. max_batch_size equals
+        # fastapi_batcher's; the model service's traffic concurrency is set to it as the
+        # concurrency guide advises for batching services. See servers/bentoml_service.py for
+        # the client-session setting that works around a BentoML 1.4.30+ bug.
+        knobs=_knobs(workers=1, threads=1, blas_threads=1, graceful_timeout_s=10, max_batch_size=64,
+                     max_latency_ms=1000),
+        default_port=8005,
+        deviations=(_no_queue_wait("BentoML's dispatcher"),),
+        multiprocess_metrics=True,
+        memory_mib=1024,  # arbiter, API worker, model worker: ~660 MiB RSS measured
+    ),
+    Stack(
+        name="bentoml_nobatch",
+        title="BentoML, one service, no batching",
+        description="BentoML's plain single-service shape: sync API methods in the service's "
+        "thread pool, one model call per request.",
+        argv=_bentoml_serve("servers.bentoml_nobatch:ChurnService"),
+        # One worker and BentoML's default one thread: the model call holds the GIL anyway.
+        knobs=_knobs(workers=1, threads=1, blas_threads=1, graceful_timeout_s=10),
+        default_port=8006,
+        multiprocess_metrics=True,
+        memory_mib=768,  # arbiter and one worker: ~440 MiB RSS measured
+    ),
+    Stack(
+        name="litserve",
+        title="LitServe, batching in the inference worker",
+        description="API server process(es) queue requests to inference worker processes "
+        "(one per LitAPI: single and batch path); the single-prediction worker collects up "
+        "to max_batch_size requests or batch_timeout_s, then makes one model call.",
+        argv=_LITSERVE,
+        # accelerator="cpu"; workers = LitServe's workers_per_device: one inference worker per
+        # LitAPI, and one API server, for a one-CPU budget (LitServe's default is one API
+        # server per inference worker). LitServe waits up to batch_timeout_s for a batch to
+        # fill, even when idle, and at 0 it polls its queue without pause: 2 ms, the same
+        # window as fastapi_batcher (~5 model calls). timeout_s is LitServe's default.
+        knobs=_knobs(workers=1, api_servers=1, blas_threads=1, graceful_timeout_s=10, max_batch_size=64,
+                     batch_timeout_s=0.002, timeout_s=30),
+        default_port=8007,
+        deviations=(_no_queue_wait("LitServe's batching loop"),),
+        multiprocess_metrics=True,
+        memory_mib=1024,  # six processes, two models: ~860 MiB RSS (~300 MiB USS) measured
+    ),
+    Stack(
+        name="litserve_nobatch",
+        title="LitServe, no batching",
+        description="The same LitServe server without batching: the worker takes requests "
+        "one at a time, one model call each.",
+        argv=_LITSERVE,
+        knobs=_knobs(workers=1, api_servers=1, blas_threads=1, graceful_timeout_s=10, max_batch_size=1,
+                     batch_timeout_s=0.0, timeout_s=30),
+        default_port=8008,
+        multiprocess_metrics=True,
+        memory_mib=1024,  # as litserve
     ),
 )
 

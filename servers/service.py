@@ -8,9 +8,11 @@ import os
 import platform
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib.metadata import version
 from typing import Any
+
+import numpy as np
 
 from servers import metrics
 from servers.contract import not_ready
@@ -42,10 +44,15 @@ class ModelService:
         self.predictor: Predictor | None = None
         self._loader: threading.Thread | None = None
 
-    def start_loading(self) -> None:
-        """Load in the background; a failure ends the process, with the reason in its log."""
+    def start_loading(self, on_loaded: Callable[[], None] | None = None) -> None:
+        """Load in the background; a failure ends the process, with the reason in its log.
+
+        `on_loaded` runs in the loader thread once the model is there.
+        """
         if self._loader is None:
-            self._loader = threading.Thread(target=self._load_or_exit, name="model-loader", daemon=True)
+            self._loader = threading.Thread(
+                target=self._load_or_exit, args=(on_loaded,), name="model-loader", daemon=True
+            )
             self._loader.start()
 
     def load(self) -> None:
@@ -56,13 +63,15 @@ class ModelService:
         self.predictor = Predictor.load(self.profile)
         log.info("model %s loaded (sha256 %s)", self.profile.name, self.predictor.fingerprint)
 
-    def _load_or_exit(self) -> None:
+    def _load_or_exit(self, on_loaded: Callable[[], None] | None = None) -> None:
         try:
             self.load()
         except Exception:
             log.critical("model load failed; exiting", exc_info=True)
             logging.shutdown()
             os._exit(EXIT_MODEL_LOAD_FAILED)
+        if on_loaded is not None:
+            on_loaded()
 
     @property
     def ready(self) -> bool:
@@ -75,8 +84,12 @@ class ModelService:
 
     def infer(self, rows: Sequence[Any]) -> Predictions:
         """One model call for all rows, timed into the contract's histograms."""
+        self.require()
+        return self.infer_matrix(to_matrix(rows))
+
+    def infer_matrix(self, X: np.ndarray) -> Predictions:
+        """Same as `infer` for rows already converted by `to_matrix` (e.g. in another process)."""
         predictor = self.require()
-        X = to_matrix(rows)
         started = time.perf_counter()
         result = predictor.predict_batch(X)
         metrics.observe_model_call(len(X), time.perf_counter() - started)

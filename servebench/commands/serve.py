@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(str(error)) from None
     argv = stack.command(args.host, args.port or stack.default_port)
     env = {**os.environ, **stack.env()}
-    if stack.multiprocess_metrics and "PROMETHEUS_MULTIPROC_DIR" not in env:
+    if stack.aggregates_metrics and "PROMETHEUS_MULTIPROC_DIR" not in env:
         # SERVEBENCH_RUN_DIR: a writable place when the code itself is read-only (an image).
         run_dir = Path(os.environ.get("SERVEBENCH_RUN_DIR") or REPO_ROOT / ".run")
         directory = run_dir / f"prometheus-{stack.name}"

@@ -37,7 +37,7 @@ def resources(stack: Stack) -> Resources:
     for the heavy profile.
     """
     workers = int(stack.knobs.get("workers", 1))
-    memory = 256 + 256 * workers
+    memory = stack.memory_mib or 256 + 256 * workers
     return Resources(cpus=1.0, memory_mib=memory, cpus_request=0.5, memory_request_mib=memory // 2)
 
 

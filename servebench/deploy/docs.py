@@ -24,9 +24,9 @@ def stack_section(stack: Stack) -> str:
     metrics_note = (
         "Its worker processes share the metrics through `PROMETHEUS_MULTIPROC_DIR` "
         "(`servebench serve` creates and empties it under `SERVEBENCH_RUN_DIR`)."
-        if stack.multiprocess_metrics
-        else "Each process keeps its own metrics: keep `workers=1` per container and scale by "
-        "replicas, or `/metrics` shows only the worker that answered."
+        if stack.aggregates_metrics
+        else "It runs one worker per container by default (scale by replicas); with `workers` above "
+        "1, `servebench serve` shares the workers' metrics through `PROMETHEUS_MULTIPROC_DIR` too."
     )
     loading = (
         "It loads the model before opening its port: until then probes see a refused connection, "

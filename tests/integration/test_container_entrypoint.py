@@ -78,7 +78,7 @@ def test_image_command_serves_the_stack_from_its_environment(name, readonly_arti
         assert info["stack"] == name
         assert info["knobs"] == {**stack.knobs, changed_knob: 7}
         assert info["model"]["sha256"] == _recorded_sha(readonly_artifacts)
-        if stack.multiprocess_metrics:
+        if stack.aggregates_metrics:
             assert any((tmp_path / "run").glob(f"prometheus-{name}/*.db"))
     finally:
         with contextlib.suppress(ProcessLookupError):

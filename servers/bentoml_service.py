@@ -1,0 +1,145 @@
+"""BentoML stack with adaptive batching: a public API service in front of a batchable model service.
+
+BentoML batches calls to a `batchable=True` API, and a batchable API takes exactly one batch
+argument; for inputs with several fields its guide puts a wrapper service in front that
+depends (`bentoml.depends`) on the batchable one. Here the public `ChurnAPI` (async, no model)
+validates each request and converts it to a feature matrix; `ChurnModel`'s dispatcher groups
+the matrices of concurrent calls into one model call and splits the result back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import bentoml
+import numpy as np
+from starlette.responses import Response
+
+from servers import metrics
+from servers.bentoml_common import (
+    NO_ACCESS_LOG,
+    contract_app,
+    error_response,
+    knobs_for,
+    status_of,
+    unexpected,
+)
+from servers.contract import (
+    JSON,
+    ContractError,
+    batch_payload,
+    not_ready,
+    overloaded,
+    single_payload,
+)
+from servers.contract_guard import ContractGuard
+from servers.registry import PATHS
+from servers.service import ModelService
+from shared_model.features import to_matrix
+from shared_model.predictor import Predictions
+from shared_model.schemas import BatchPredictRequest, BatchPredictResponse, PredictRequest, PredictResponse
+
+KNOBS = knobs_for("bentoml")
+
+
+@bentoml.service(
+    workers=int(KNOBS["workers"]),
+    threads=int(KNOBS["threads"]),
+    traffic={"concurrency": int(KNOBS["max_batch_size"])},
+    # Since 1.4.30 the caller's client replaces its HTTP session every 100 calls (or 5 min) by
+    # closing the old one, which aborts the calls still in flight on it (BentoML issues #5540,
+    # #5544): ~10% of requests failed at 16 concurrent clients. These are the service's
+    # `runner_connection` settings that bound it; raised so no refresh happens mid-run.
+    runner_connection={"max_requests": 2**31 - 1, "max_age": 7 * 24 * 3600.0},
+    logging=NO_ACCESS_LOG,
+)
+class ChurnModel:
+    """Holds the model; only ChurnAPI calls it."""
+
+    def __init__(self) -> None:
+        self.service = ModelService()
+        self.service.start_loading()
+
+    def __is_ready__(self) -> bool:
+        return self.service.ready
+
+    @bentoml.api(
+        batchable=True,
+        batch_dim=0,
+        max_batch_size=int(KNOBS["max_batch_size"]),
+        max_latency_ms=int(KNOBS["max_latency_ms"]),
+    )
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        """Class probabilities for the stacked feature rows of every call in the batch."""
+        return self.service.infer_matrix(features).proba
+
+    @bentoml.api
+    def status(self) -> dict[str, Any]:
+        return status_of(self.service)
+
+    @bentoml.api
+    def info(self) -> dict[str, Any]:
+        return self.service.info()
+
+
+@bentoml.service(workers=int(KNOBS["workers"]), logging=NO_ACCESS_LOG)
+@bentoml.mount_asgi_app(contract_app(), path="/")
+class ChurnAPI:
+    model = bentoml.depends(ChurnModel)
+
+    def __init__(self) -> None:
+        self.host = ModelService()  # liveness only: the model lives in ChurnModel
+        self.version: str | None = None
+
+    async def __is_ready__(self) -> bool:
+        return (await self.model_status())["ready"]  # type: ignore[no-any-return]
+
+    def liveness(self) -> dict[str, Any]:
+        return self.host.health()
+
+    async def model_status(self) -> dict[str, Any]:
+        try:
+            return await self.model.to_async.status()  # type: ignore[no-any-return]
+        except Exception:  # the model service is not listening yet
+            return {"ready": False}
+
+    async def model_info(self) -> dict[str, Any]:
+        return await self.model.to_async.info()  # type: ignore[no-any-return]
+
+    async def _infer(self, rows: Sequence[Any]) -> tuple[Predictions, str]:
+        if self.version is None:  # asked until the model is there, then never again
+            status = await self.model_status()
+            if not status["ready"]:
+                raise not_ready()
+            self.version = status["version"]
+        try:
+            proba = await self.model.to_async.predict(to_matrix(rows))
+        except bentoml.exceptions.ServiceUnavailable:  # the dispatcher shed it (max_latency_ms)
+            raise overloaded() from None
+        return Predictions(proba.argmax(axis=1), proba), self.version
+
+    @bentoml.api(route=PATHS["predict"], input_spec=PredictRequest, output_spec=PredictResponse)
+    async def predict(self, **row: Any) -> Response:
+        try:
+            result, version = await self._infer([row])
+        except ContractError as error:
+            return error_response(error, "single")
+        except Exception as exc:
+            return unexpected("single", exc)
+        metrics.PREDICTIONS.labels("single", "success").inc()
+        return Response(single_payload(result, version), media_type=JSON)
+
+    @bentoml.api(route=PATHS["batch"], input_spec=BatchPredictRequest, output_spec=BatchPredictResponse)
+    async def predict_batch(self, items: list[PredictRequest]) -> Response:
+        try:
+            result, version = await self._infer(items)
+        except ContractError as error:
+            return error_response(error, "batch")
+        except Exception as exc:
+            return unexpected("batch", exc)
+        metrics.PREDICTIONS.labels("batch", "success").inc(len(items))
+        return Response(batch_payload(result, version), media_type=JSON)
+
+
+ChurnAPI.add_asgi_middleware(ContractGuard)
