@@ -144,13 +144,15 @@ class Controller:
     def __init__(self, environment: Environment) -> None:
         self.env = environment
         self.ready: set[int] = set()
+        self.start_at: float | None = None
         self.done: list[dict[str, Any]] = []
         self.arrived = Event()
 
     def on_ready(self, environment: Environment, msg: Any, **_: Any) -> None:
         self.ready.add(msg.data["index"])
         if len(self.ready) == int(PLAN["processes"]):
-            gevent.spawn(self.env.runner.send_message, "ol_go", {"start_at": time.time() + 0.2})
+            self.start_at = time.time() + 0.2  # every process starts its schedule at this instant
+            gevent.spawn(self.env.runner.send_message, "ol_go", {"start_at": self.start_at})
 
     def on_done(self, environment: Environment, msg: Any, **_: Any) -> None:
         self.done.append(msg.data)
@@ -163,7 +165,7 @@ class Controller:
             self.arrived.clear()
             self.arrived.wait(timeout=0.5)
         Path(PLAN["out"]).write_text(json.dumps({
-            "start_at": START_AT[0] if START_AT else None, "processes": self.done,
+            "start_at": self.start_at, "processes": self.done,
             "expected_processes": int(PLAN["processes"])}))
         self.env.runner.quit()
 
