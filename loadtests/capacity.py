@@ -110,7 +110,7 @@ def sweep(target: Target, golden: Sequence[GoldenCase], settings: SweepSettings,
                 raise server.failed(f"died during {step_id}")
             if step.verdict != "invalid":
                 break
-        return steps[-1].verdict  # type: ignore[return-value]
+        return steps[-1].verdict
 
     try:
         server.start()

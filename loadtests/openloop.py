@@ -19,7 +19,7 @@ from loadtests.arrivals import Arrival, Segment
 from loadtests.generator import GeneratorSettings, run_locust
 from loadtests.measure import CONTENTION_PERCENT, MeasurementFailed, latency, resources
 from loadtests.recording import new_histogram
-from servebench.results.capacity import GeneratorCheck, Step, Window
+from servebench.results.capacity import GeneratorCheck, Step, Verdict, Window
 from servebench.results.schema import Resources
 from servers.process import ServerProcess, tail
 from shared_model.cases import GoldenCase
@@ -100,10 +100,11 @@ def window(rows: Rows, segment: Segment, start_s: float, settings: OpenLoopSetti
     if lag_ms and lag_ms["p99"] > settings.max_send_lag_ms:
         reasons.append("send_lag")
     good = ok & (rows.latency_us <= settings.slo_ms * 1000)
+    error_rate = (attempts - int(ok.sum())) / attempts if attempts else 0.0
     return Window(
         name=segment.name, offered_rps=segment.rate, duration_s=segment.duration_s,
         attempts=attempts, sent=int(sent.sum()), ok=int(ok.sum()), errors=dict(errors),
-        error_rate=(attempts - int(ok.sum())) / attempts if attempts else 0.0,
+        error_rate=error_rate,
         throughput_rps=int(ok.sum()) / segment.duration_s,
         goodput_rps=int(good.sum()) / segment.duration_s,
         latency=_hist_latency(rows.latency_us[ok]),
@@ -112,11 +113,29 @@ def window(rows: Rows, segment: Segment, start_s: float, settings: OpenLoopSetti
         first_half_p99_ms=_p99_ms(rows.latency_us[ok & (rows.intended_s < middle)]),
         second_half_p99_ms=_p99_ms(rows.latency_us[ok & (rows.intended_s >= middle)]),
         generator=GeneratorCheck(target_rps=segment.rate, achieved_rps=achieved, send_lag_ms=lag_ms,
-                                 valid=not reasons, reasons=reasons),
+                                 valid=_valid(reasons, rows, ok, error_rate, settings),
+                                 reasons=reasons),
     )
 
 
-def verdict(measured: Window, settings: OpenLoopSettings) -> str:
+def _valid(reasons: Sequence[str], rows: Rows, ok: np.ndarray, error_rate: float,
+           settings: OpenLoopSettings) -> bool:
+    """Send lag only adds to latency from the intended time. It invalidates a window only when
+    it can have decided the verdict: p99 from the intended time misses the SLO while Locust's
+    own response time (from the actual send) meets it and the error budget holds."""
+    if any(reason != "send_lag" for reason in reasons):
+        return False
+    if not reasons:
+        return True
+    slo_us = settings.slo_ms * 1000
+    intended, service = _p99_ms(rows.latency_us[ok]), _p99_ms(rows.service_us[ok])
+    server_missed = service is not None and service * 1000 > slo_us
+    lag_decides = (intended is not None and intended * 1000 > slo_us and not server_missed
+                   and error_rate <= settings.max_error_rate)
+    return not lag_decides
+
+
+def verdict(measured: Window, settings: OpenLoopSettings) -> Verdict:
     if not measured.generator.valid:
         return "invalid"
     p99 = measured.latency.percentiles_ms.get("p99")

@@ -11,11 +11,13 @@ from loadtests.openloop import OpenLoopSettings, Rows, recovery_s, verdict, wind
 SETTINGS = OpenLoopSettings(GeneratorSettings(None), slo_ms=50.0, max_send_lag_ms=10.0)
 
 
-def rows(intended: list[float], latency_ms: list[float], outcome: list[str] | None = None,
+def rows(intended: list[float], service_ms: list[float], outcome: list[str] | None = None,
          lag_ms: float = 0.1) -> Rows:
+    """Latency from the intended time = send lag + Locust's response time (service)."""
     n = len(intended)
-    return Rows(np.asarray(intended, float), np.full(n, lag_ms * 1000), np.asarray(latency_ms) * 1000,
-                np.asarray(latency_ms) * 1000, np.asarray(outcome or [""] * n, dtype=object))
+    service = np.asarray(service_ms) * 1000
+    return Rows(np.asarray(intended, float), np.full(n, lag_ms * 1000), service + lag_ms * 1000,
+                service, np.asarray(outcome or [""] * n, dtype=object))
 
 
 def test_a_window_within_slo_and_on_schedule_passes() -> None:
@@ -46,8 +48,18 @@ def test_a_slow_tail_fails_the_slo_and_counts_out_of_goodput() -> None:
 
 def test_send_lag_or_a_late_generator_makes_the_step_invalid() -> None:
     times = [i / 100 for i in range(200)]
-    lagging = window(rows(times, [5.0] * 200, lag_ms=30.0), Segment("m", 100.0, 2.0), 0.0, SETTINGS, [])
+    # The lag alone pushed p99 over the SLO (the server answered within it): invalid.
+    lagging = window(rows(times, [30.0] * 200, lag_ms=30.0), Segment("m", 100.0, 2.0), 0.0, SETTINGS, [])
     assert lagging.generator.reasons == ["send_lag"] and verdict(lagging, SETTINGS) == "invalid"
+    # The server itself missed the SLO: the lag cannot have decided it, the failure stands.
+    slow = window(rows(times, [80.0] * 200, lag_ms=30.0), Segment("m", 100.0, 2.0), 0.0, SETTINGS, [])
+    assert slow.generator.reasons == ["send_lag"] and verdict(slow, SETTINGS) == "fail"
+    # Within the SLO despite the lag: the lag only added latency, the pass stands.
+    fast = window(rows(times, [5.0] * 200, lag_ms=30.0), Segment("m", 100.0, 2.0), 0.0, SETTINGS, [])
+    assert fast.generator.reasons == ["send_lag"] and verdict(fast, SETTINGS) == "pass"
+    # Any other problem of the generator invalidates the window whatever the latency.
+    bound = window(rows(times, [80.0] * 200), Segment("m", 100.0, 2.0), 0.0, SETTINGS, ["generator_bound"])
+    assert verdict(bound, SETTINGS) == "invalid"
     late = rows(times, [5.0] * 200)
     late.lag_us[-1] = 500_000  # the last request left half a second late: rate 200 / 2.5 s
     result = window(late, Segment("m", 100.0, 2.0), 0.0, SETTINGS, [])
