@@ -91,7 +91,8 @@ def print_table(console: Console, records: list[CapacityRecord]) -> None:
     table = Table(title=f"capacity at p99 <= {records[0].slo_ms:g} ms and errors <= "
                   f"{records[0].max_error_rate:.0%} (open loop, latency from intended send time)")
     for column in ("stack", "model", "workers", "capacity req/s", "p50 ms", "p99 ms", "limited by",
-                   "steps (invalid)", "overload: goodput req/s, errors, p99 1st->2nd half, recovery"):
+                   "steps (invalid, contended)",
+                   "overload: goodput req/s, errors, p99 1st->2nd half, recovery"):
         table.add_column(column)
     for r in records:
         overload = "; ".join(
@@ -102,11 +103,15 @@ def print_table(console: Console, records: list[CapacityRecord]) -> None:
             f"{'not recovered' if o.recovery_s is None else f'{o.recovery_s:.1f}s'}"
             f"{'' if o.valid else ' (invalid)'}" for o in r.overload)
         invalid = sum(s.verdict == "invalid" for s in r.steps)
+        contended = sum(any(f.endswith("_cpu_contention") for f in s.flags) for s in r.steps)
         table.add_row(r.stack, r.model, str(r.workers or r.knobs.get("workers", "-")),
                       _fmt(r.capacity_rps, ".0f"), _fmt(r.capacity_p50_ms, ".2f"),
                       _fmt(r.capacity_p99_ms, ".2f"), r.limited_by if r.status == "ok" else
-                      f"FAILED: {r.reason}", f"{len(r.steps)} ({invalid})", overload or "-")
+                      f"FAILED: {r.reason}", f"{len(r.steps)} ({invalid}, {contended})", overload or "-")
     console.print(table)
+    console.print("contended: other processes used over 20 % of a core on the server's or the load "
+                  "generator's CPUs during the step; GROWS: p99 of the overload's second half over "
+                  "1.5x the first and over the SLO (a queue without bound)")
 
 
 def capacity(args: argparse.Namespace) -> int:
