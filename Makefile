@@ -18,14 +18,15 @@ SYSDEPS_PKGS := prometheus docker-compose
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help install sysdeps model test lint serve stacks bench-all bench bench-quick capacity readme check-regression baseline \
-	monitor compose image
+.PHONY: help install sysdeps model test lint serve stacks bench-all bench-perf bench bench-quick capacity readme \
+	check-regression baseline monitor compose image report sysdeps-browser
 
 help:
 	@echo "make bench-all   measure every stack, full profile (installs on first use)"
 	@echo "make bench-quick one short look at every stack (~3 min)"
 	@echo "make bench STACK=<name> [WORKLOAD=<name>] [PROFILE=full|quick] [MODEL=default]"
 	@echo "make capacity [MODEL='light default heavy'] [STACKS='a b'] [SLO_MS=50] [WORKERS=1,2]  open-loop max req/s within the p99 SLO"
+	@echo "make report      re-render the HTML report of the latest run (reports/<run_id>/index.html)"
 	@echo "make test        install and run unit + integration tests"
 	@echo "make serve STACK=<name> [PORT=8000] [HOST=127.0.0.1] [MODEL=default]"
 	@echo "make stacks      list the registered stacks and their knobs"
@@ -58,7 +59,7 @@ sysdeps:
 model: $(STAMP)
 	$(BIN)/python -m shared_model.training --all
 
-test: $(STAMP) sysdeps
+test: $(STAMP) sysdeps sysdeps-browser
 	$(BIN)/python -m shared_model.training --all
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
@@ -72,13 +73,28 @@ stacks: $(STAMP)
 serve: $(STAMP)
 	SERVEBENCH_MODEL=$(MODEL) $(BIN)/servebench serve $(STACK) --host $(HOST) $(if $(PORT),--port $(PORT))
 
+# The run's exit code is kept (1 when a stack failed), but its report is rendered either way.
 bench-all: $(STAMP)
 	$(BIN)/python -m shared_model.training --all
-	$(BIN)/servebench run --profile full --model $(MODEL)
+	$(BIN)/servebench run --profile full --model $(MODEL); status=$$?; \
+		$(BIN)/servebench report latest && exit $$status
+
+report: $(STAMP)
+	$(BIN)/servebench report latest
+
+# Debian's chromium for the report's browser test; skipped when already there.
+sysdeps-browser:
+	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium; }
 
 bench-quick: $(STAMP)
 	$(BIN)/python -m shared_model.training --all
 	$(BIN)/servebench run --profile quick --model $(MODEL)
+
+# Single predictions against each server's own framework ceiling, 1/8/32/64 users (~20 min).
+bench-perf: $(STAMP)
+	$(BIN)/python -m shared_model.training --all
+	$(BIN)/servebench run --profile perf --model $(MODEL)
 
 bench: $(STAMP)
 	$(BIN)/python -m shared_model.training --all

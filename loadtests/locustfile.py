@@ -112,6 +112,9 @@ class ServebenchUser(FastHttpUser):
     def ready(self) -> None:
         self._send("ready", PATHS["ready"], None, 0, check_ready)
 
+    def health(self) -> None:
+        self._send("health", PATHS["health"], None, 0, lambda body: None)
+
 
 def _task(step: Step) -> Callable[[ServebenchUser], None]:
     if step.kind == "batch":

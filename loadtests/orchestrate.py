@@ -30,9 +30,10 @@ from shared_model.predictor import Predictor
 from shared_model.profiles import PROFILES
 
 # Fixed costs per stack (start, verify, stop) and per Locust run (imports, spawn, drain),
-# measured on the 2-core development machine; used only for the printed estimate.
-STACK_OVERHEAD_S = 8.0
-LOCUST_OVERHEAD_S = 1.5
+# measured on the 2-core development machine (1.5 s quiet, nearer 2.5 s when shared); used
+# only for the printed estimate.
+STACK_OVERHEAD_S = 12.0  # 5 s for the FastAPI stacks, 15-18 s for BentoML and LitServe
+LOCUST_OVERHEAD_S = 2.0
 WORKER_OVERHEAD_S = 3.0
 
 

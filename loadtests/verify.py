@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from servebench.robustness import classify, is_error_body
 from servers.registry import Stack
 from shared_model.cases import BAD, GoldenCase
 
@@ -59,13 +60,21 @@ def _golden(client: httpx.Client, stack: Stack, golden: Sequence[GoldenCase]) ->
 
 
 def _bad(client: httpx.Client, stack: Stack) -> list[Check]:
+    """Each BAD case, classified as servebench.robustness does; the detail starts with that
+    outcome and a colon (the report's robustness matrix reads it back)."""
     checks = []
     for case in BAD:
         status, _ = stack.expected_bad(case)
         response = client.request(case.method, case.path, content=case.body,
                                   headers={"content-type": case.content_type, **case.headers})
-        checks.append(Check(f"bad_{case.name}", response.status_code == status,
-                            f"status {response.status_code}, declared {status}"))
+        ready = client.get(stack.paths["ready"]).status_code == 200
+        error_body = is_error_body(response.content)
+        outcome = classify(stack, case, response.status_code, error_body, ready)
+        checks.append(Check(
+            f"bad_{case.name}", outcome in ("pass", "declared"),
+            f"{outcome}: status {response.status_code}, declared {status}, "
+            f"ErrorBody {'yes' if error_body else 'no'}, ready after {'yes' if ready else 'no'}",
+        ))
     return checks
 
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal
 
-Kind = Literal["single", "batch", "ready"]
-KINDS: tuple[Kind, ...] = ("single", "batch", "ready")
+Kind = Literal["single", "batch", "ready", "health"]
+KINDS: tuple[Kind, ...] = ("single", "batch", "ready", "health")
 PREDICTION_KINDS: tuple[Kind, ...] = ("single", "batch")
 
 
@@ -60,15 +60,25 @@ _WORKLOADS = (
         "the seed article's mix: 8 single : 2 batch (5-20 rows) : 1 readiness probe",
         (Step("single", 8), Step("batch", 2, 5, 20), Step("ready", 1)),
     ),
+    Workload(
+        "ceiling",
+        "liveness probes only: the same server's framework ceiling, with no model and no body "
+        "to validate, measured in the same run as the predictions it bounds",
+        (Step("health", 1),),
+    ),
 )
 WORKLOADS: Mapping[str, Workload] = MappingProxyType({w.name: w for w in _WORKLOADS})
+PREDICTION_WORKLOADS = ("single", "batch", "seed_mix")
 
 # Durations are chosen so that `quick` over ~8 stacks fits in ~3 minutes and `full` in ~20
 # on a 2-core machine; `servebench run` prints the estimate computed from these numbers.
 _PROFILES = (
-    RunProfile("quick", "one short look at each stack: every workload at 16 users, once",
-               workloads=tuple(WORKLOADS), users=(16,), warmup_s=0.5, measure_s=2.0, repeats=1),
-    RunProfile("full", "every workload at 1, 8 and 64 users, three repeats each",
-               workloads=tuple(WORKLOADS), users=(1, 8, 64), warmup_s=1.0, measure_s=2.5, repeats=3),
+    RunProfile("quick", "one short look at each stack: single and seed_mix at 16 users, once",
+               workloads=("single", "seed_mix"), users=(16,), warmup_s=0.5, measure_s=2.0, repeats=1),
+    RunProfile("full", "every prediction workload at 1, 8 and 64 users, three repeats each",
+               workloads=PREDICTION_WORKLOADS, users=(1, 8, 64), warmup_s=0.5, measure_s=2.0, repeats=3),
+    RunProfile("perf", "single predictions against the framework ceiling at 1, 8, 32 and 64 users, "
+               "three repeats each", workloads=("single", "ceiling"), users=(1, 8, 32, 64),
+               warmup_s=0.5, measure_s=3.0, repeats=3),
 )
 RUN_PROFILES: Mapping[str, RunProfile] = MappingProxyType({p.name: p for p in _PROFILES})

@@ -11,6 +11,7 @@ from servebench.errors import UserError
 
 COMMANDS: tuple[str, ...] = (
     "stacks", "serve", "run", "capacity", "show", "check", "robustness", "compose", "k8s", "monitor",
+    "report", "compare",
 )
 
 

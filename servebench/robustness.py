@@ -38,7 +38,7 @@ class CaseResult:
     outcome: Outcome
 
 
-def _is_error_body(body: bytes) -> bool:
+def is_error_body(body: bytes) -> bool:
     try:
         ErrorBody.model_validate_json(body)
     except ValidationError:
@@ -114,7 +114,7 @@ def probe(server: ServerProcess) -> list[CaseResult]:
                 ready = client.get(stack.paths["ready"]).status_code == 200
             except httpx.HTTPError:
                 ready = False
-            error_body = status is not None and _is_error_body(body)
+            error_body = status is not None and is_error_body(body)
             results.append(
                 CaseResult(
                     case=case.name, group=case.group, expected=case.status,

@@ -127,6 +127,12 @@ def _bentoml_serve(service: str) -> tuple[str, ...]:
 _LITSERVE = ("{python}", "-m", "servers.litserve_app", "--host", "{host}", "--port", "{port}")
 
 
+def _sigterm_500(framework: str) -> Deviation:
+    return Deviation(f"{framework} answers 500 to some requests in flight when SIGTERM arrives "
+                     "under load (measured by tests/integration/test_faults.py)",
+                     cases=("sigterm_under_load",), status=500, error_body=False)
+
+
 def _no_queue_wait(dispatcher: str) -> Deviation:
     return Deviation(f"ml_queue_wait_seconds stays empty: {dispatcher} does not expose "
                      "how long each request waited for its batch")
@@ -198,7 +204,7 @@ _STACK_LIST: tuple[Stack, ...] = (
         knobs=_knobs(workers=1, threads=1, blas_threads=1, graceful_timeout_s=10, max_batch_size=64,
                      max_latency_ms=1000),
         default_port=8005,
-        deviations=(_no_queue_wait("BentoML's dispatcher"),),
+        deviations=(_no_queue_wait("BentoML's dispatcher"), _sigterm_500("BentoML")),
         multiprocess_metrics=True,
         memory_mib=1024,  # arbiter, API worker, model worker: ~660 MiB RSS measured
     ),
@@ -229,7 +235,7 @@ _STACK_LIST: tuple[Stack, ...] = (
         knobs=_knobs(workers=1, api_servers=1, blas_threads=1, graceful_timeout_s=10, max_batch_size=64,
                      batch_timeout_s=0.002, timeout_s=30),
         default_port=8007,
-        deviations=(_no_queue_wait("LitServe's batching loop"),),
+        deviations=(_no_queue_wait("LitServe's batching loop"), _sigterm_500("LitServe")),
         multiprocess_metrics=True,
         memory_mib=1024,  # six processes, two models: ~860 MiB RSS (~300 MiB USS) measured
     ),
@@ -242,6 +248,7 @@ _STACK_LIST: tuple[Stack, ...] = (
         knobs=_knobs(workers=1, api_servers=1, blas_threads=1, graceful_timeout_s=10, max_batch_size=1,
                      batch_timeout_s=0.0, timeout_s=30),
         default_port=8008,
+        deviations=(_sigterm_500("LitServe"),),
         multiprocess_metrics=True,
         memory_mib=1024,  # as litserve
     ),

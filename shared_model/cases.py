@@ -10,17 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared_model.predictor import Predictor
+from shared_model.schemas import EXAMPLE_REQUEST
 
-SEED_EXAMPLE: dict[str, Any] = {
-    "tenure_months": 24,
-    "monthly_charges": 65.5,
-    "total_charges": 1572.0,
-    "num_products": 3,
-    "has_phone_service": True,
-    "has_internet": True,
-    "contract_type": "month-to-month",
-    "payment_method": "electronic",
-}
+SEED_EXAMPLE: dict[str, Any] = EXAMPLE_REQUEST
 
 
 def _customer(**changes: Any) -> dict[str, Any]:

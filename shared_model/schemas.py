@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -25,26 +25,23 @@ class PaymentMethod(StrEnum):
     CREDIT = "credit"
 
 
+# The seed article's curl example: the API docs' example and the first golden case.
+EXAMPLE_REQUEST: dict[str, Any] = {
+    "tenure_months": 24,
+    "monthly_charges": 65.5,
+    "total_charges": 1572.0,
+    "num_products": 3,
+    "has_phone_service": True,
+    "has_internet": True,
+    "contract_type": "month-to-month",
+    "payment_method": "electronic",
+}
+
+
 class PredictRequest(BaseModel):
     """One customer. Unknown fields, wrong types, NaN and infinities are rejected."""
 
-    model_config = ConfigDict(
-        **_STRICT,
-        json_schema_extra={
-            "examples": [
-                {
-                    "tenure_months": 24,
-                    "monthly_charges": 65.5,
-                    "total_charges": 1572.0,
-                    "num_products": 3,
-                    "has_phone_service": True,
-                    "has_internet": True,
-                    "contract_type": "month-to-month",
-                    "payment_method": "electronic",
-                }
-            ]
-        },
-    )
+    model_config = ConfigDict(**_STRICT, json_schema_extra={"examples": [EXAMPLE_REQUEST]})
 
     tenure_months: Annotated[int, Field(ge=0, le=120, description="Months as a customer")]
     monthly_charges: Annotated[float, Field(ge=0, le=500, description="Monthly charge, EUR")]

@@ -142,7 +142,7 @@ def test_a_stack_whose_info_disagrees_with_the_registry_is_not_measured(
 
     class Misreporting(Stack):
         def env(self) -> dict[str, str]:  # the server is told other knobs than the registry's
-            return {**super().env(), "SERVEBENCH_KNOBS": json.dumps({**self.knobs, "workers": 99})}
+            return {**super().env(), "SERVEBENCH_KNOBS": json.dumps({**self.knobs, "misreported": 1})}
 
     stack = Misreporting(**{f.name: getattr(declared, f.name) for f in dataclasses.fields(declared)})
     monkeypatch.setattr("loadtests.orchestrate.STACKS", {**STACKS, name: stack})

@@ -1,0 +1,93 @@
+"""Write report pages: templates live in servebench/report/templates, data comes from context.py."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from servebench.errors import UserError
+from servebench.report.context import headline, run_context
+from servebench.report.view import RunView
+from servebench.results.store import LoadedRun, load_run
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def environment() -> Environment:
+    return Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
+                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+
+
+def render(template: str, context: dict[str, Any]) -> str:
+    return environment().get_template(template).render(**context)
+
+
+def run_dirs(results_dir: Path) -> list[Path]:
+    """Run directories, newest first (run ids start with their UTC start time)."""
+    if not results_dir.is_dir():
+        return []
+    return sorted((p for p in results_dir.iterdir() if (p / "run.json").is_file()),
+                  key=lambda p: p.name, reverse=True)
+
+
+def resolve_run(results_dir: Path, wanted: str) -> Path:
+    """A run directory by id, path or 'latest'."""
+    if wanted == "latest":
+        runs = run_dirs(results_dir)
+        if not runs:
+            raise UserError(f"no runs in {results_dir}; measure first with `servebench run`")
+        return runs[0]
+    for candidate in (Path(wanted), results_dir / wanted):
+        if (candidate / "run.json").is_file():
+            return candidate
+    raise UserError(f"no run {wanted!r} in {results_dir} (see `ls {results_dir}`)")
+
+
+def write_run_report(loaded: LoadedRun, reports_dir: Path, reference: str | None = None,
+                     distribution_users: int | None = None) -> Path:
+    view = RunView(loaded)
+    if reference is not None and reference not in view.measured_stacks:
+        raise UserError(f"reference stack {reference!r} was not measured in {view.run_id} "
+                        f"(measured: {', '.join(view.measured_stacks) or 'none'})")
+    if distribution_users is not None and distribution_users not in view.users:
+        raise UserError(f"{view.run_id} has no level of {distribution_users} users (levels: {view.users})")
+    out = reports_dir / view.run_id / "index.html"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render("run.html", run_context(view, reference, distribution_users)))
+    return out
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    run_id: str
+    started_at: str
+    commit: str
+    model: str
+    stacks: str
+    headline: str
+    status: str
+    report: str | None  # relative link, when rendered
+
+
+def index_entry(root: Path, reports_dir: Path) -> IndexEntry:
+    page = reports_dir / root.name / "index.html"
+    link = f"{root.name}/index.html" if page.is_file() else None
+    try:
+        run = load_run(root)
+    except UserError as error:  # an unreadable run is listed with the reason, not hidden
+        return IndexEntry(root.name, "", "", "", "", str(error), "unreadable", link)
+    r = run.run
+    commit = (r.git_commit or "unknown")[:12] + (" (dirty)" if r.git_dirty else "")
+    return IndexEntry(r.run_id, r.started_at[:19].replace("T", " "), commit, r.model.get("profile", "?"),
+                      ", ".join(o.stack for o in r.stacks) or "–", headline(RunView(run)), r.status, link)
+
+
+def write_index(results_dir: Path, reports_dir: Path) -> Path:
+    entries = [index_entry(root, reports_dir) for root in run_dirs(results_dir)]
+    out = reports_dir / "index.html"
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    out.write_text(render("index.html", {"entries": entries}))
+    return out

@@ -1,0 +1,64 @@
+"""A loaded run arranged for reading: its stacks, workloads, levels and per-level cells."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from servebench.report.stats import Cell, cells
+from servebench.results.schema import Record, StackOutcome
+from servebench.results.store import LoadedRun
+
+
+@dataclass(frozen=True)
+class RunView:
+    loaded: LoadedRun
+
+    @property
+    def run_id(self) -> str:
+        return self.loaded.run.run_id
+
+    @cached_property
+    def cells(self) -> dict[tuple[str, str, int], Cell]:
+        return cells(self.loaded.records)
+
+    @cached_property
+    def outcomes(self) -> dict[str, StackOutcome]:
+        return {o.stack: o for o in self.loaded.run.stacks}
+
+    @cached_property
+    def stacks(self) -> list[str]:
+        """Every stack the run set out to measure, in run order; a stack never reached stays listed."""
+        planned = self.loaded.run.settings.stacks
+        return list(self.outcomes) + [s for s in planned if s not in self.outcomes]
+
+    @cached_property
+    def measured_stacks(self) -> list[str]:
+        return [s for s in self.stacks if any(key[0] == s for key in self.cells)]
+
+    @cached_property
+    def workloads(self) -> list[str]:
+        planned = self.loaded.run.settings.workloads
+        seen = {key[1] for key in self.cells}
+        return [w for w in planned if w in seen] + sorted(seen - set(planned))
+
+    @cached_property
+    def users(self) -> list[int]:
+        return sorted({key[2] for key in self.cells} | set(self.loaded.run.settings.users))
+
+    def cell(self, stack: str, workload: str, users: int) -> Cell | None:
+        return self.cells.get((stack, workload, users))
+
+    def stack_cells(self, stack: str, workload: str) -> list[Cell]:
+        return [c for u in self.users if (c := self.cell(stack, workload, u)) is not None]
+
+    def title(self, stack: str) -> str:
+        outcome = self.outcomes.get(stack)
+        return outcome.title if outcome else stack
+
+    def status(self, stack: str) -> str:
+        outcome = self.outcomes.get(stack)
+        return outcome.status if outcome else "not run"
+
+    def flagged(self) -> list[Record]:
+        return [r for r in self.loaded.records if r.flags]
