@@ -1,48 +1,69 @@
 """Open-loop load against a real, deliberately slowed stack: the coordinated-omission effect
-and the generator keeping its rate. Ratios within one run only; no absolute timings."""
+and the generator keeping its rate. No absolute timings: rates come from the injected cost and
+from the stack's own closed-loop rate, latencies are compared within one run only."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from pathlib import Path
 
-from loadtests.arrivals import Segment
+from loadtests.arrivals import Segment, offsets
 from loadtests.generator import GeneratorSettings
 from loadtests.measure import MeasureSettings, measure
 from loadtests.openloop import OpenLoopSettings, run_step
 from loadtests.orchestrate import default_cpus
+from servebench.results.capacity import Window
 from servers.process import ServerProcess
 from servers.registry import STACKS
 from shared_model.cases import GoldenCase
 
-SLOW_ROW_US = 3000  # CPU-bound delay per predicted row: a few hundred req/s at most
+SLOW_ROW_US = 3000  # busy wait per predicted row
+# The model runs on the event loop, one request at a time: whatever the machine, the stack
+# cannot answer more than 1 / SLOW_ROW_US requests per second.
+STACK = "fastapi_inline"
+CEILING_RPS = 1e6 / SLOW_ROW_US
+MEASURED_S = 2.0
 
 
 def test_open_loop_latency_shows_the_queue_closed_loop_hides(tmp_path: Path,
                                                               golden: Sequence[GoldenCase]) -> None:
     server_cpus, load_cpus = default_cpus()
     generator = GeneratorSettings(load_cpus)
-    stack = next(iter(STACKS.values()))
+    stack = STACKS[STACK]
+    settings = OpenLoopSettings(generator, arrival="constant", max_outstanding=2000, timeout_s=20.0)
     with ServerProcess(stack, cpus=server_cpus, env={"SERVEBENCH_SLOWDOWN_US": str(SLOW_ROW_US)}) as server:
         closed = measure(server, "single", 4, 1, golden, MeasureSettings(0.5, 1.5, 10.0, generator),
                          tmp_path, 0.0)
         served = closed.measured.rps  # what the saturated stack does, closed loop
         closed_p99 = closed.measured.latency.percentiles_ms["p99"]
-        settings = OpenLoopSettings(generator, arrival="constant", max_outstanding=2000, timeout_s=20.0)
+        assert 0 < served <= CEILING_RPS, served
 
-        def step(name: str, rate: float) -> tuple[float, float, float]:
+        def step(name: str, rate: float) -> Window:
             result, _ = run_step(server, golden, settings, [Segment("warmup", rate, 0.3),
-                                                            Segment("measured", rate, 2.0)],
+                                                            Segment("measured", rate, MEASURED_S)],
                                  "measured", name, tmp_path, tmp_path / name)
-            measured = result.windows[1]
-            return (measured.generator.achieved_rps / rate, measured.throughput_rps / rate,
-                    measured.latency.percentiles_ms["p99"])
+            return result.windows[1]
 
-        below_sent, below_served, _ = step("below", 0.4 * served)
-        _, _, over_p99 = step("over", 2.5 * served)
+        # Below saturation: 40 % of what the stack served closed loop (a busy machine during
+        # that measurement only lowers this rate further). A step the generator itself reports
+        # as not kept to schedule (another process starved it) is run once more, as a sweep does.
+        below_rate = 0.4 * served
+        below = step("below", below_rate)
+        if not below.generator.valid:
+            below = step("below-again", below_rate)
+        # Above it: twice the ceiling, over capacity on any machine however fast.
+        over = step("over", 2 * CEILING_RPS)
+
     # Below saturation the generator keeps the target rate and the server answers all of it.
-    assert 0.95 <= below_sent <= 1.05, below_sent
-    assert 0.95 <= below_served <= 1.05, below_served
+    scheduled = len(offsets("constant", below_rate, MEASURED_S, random.Random(0)))
+    assert below.attempts == below.sent == below.ok == scheduled, below.errors
+    assert below.generator.valid, below.generator
+    assert below.generator.achieved_rps >= 0.95 * below_rate, below.generator
+    assert below.throughput_rps == scheduled / MEASURED_S
     # Above it, latency from the intended send time includes the queue that closed-loop users
-    # never build (they wait for each answer before sending the next).
+    # never build (they wait for each answer before sending the next); it grows over the window.
+    over_p99 = over.latency.percentiles_ms["p99"]
     assert over_p99 > 3 * closed_p99, (over_p99, closed_p99)
+    assert over.first_half_p99_ms is not None and over.second_half_p99_ms is not None
+    assert over.second_half_p99_ms > over.first_half_p99_ms, over
