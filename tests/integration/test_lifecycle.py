@@ -15,7 +15,9 @@ from shared_model.cases import SEED_EXAMPLE
 from shared_model.profiles import PROFILES
 from shared_model.schemas import ErrorBody
 
-LOAD_DELAY_S = 3.0
+# Long enough to outlast a framework's own start-up after the model load began (BentoML
+# starts loading in the worker's constructor, well before its HTTP server answers).
+LOAD_DELAY_S = 6.0
 
 
 @pytest.mark.parametrize("name", list(STACKS))
@@ -28,7 +30,9 @@ def test_not_ready_until_the_model_is_loaded_then_clean_sigterm(name: str) -> No
             deadline = time.monotonic() + stack.ready_timeout_s
             while time.monotonic() < deadline and server.alive():
                 try:
-                    ready = client.get(stack.paths["ready"])
+                    # A short timeout: a probe queued in a listening socket's backlog must
+                    # not sleep through the not-ready window.
+                    ready = client.get(stack.paths["ready"], timeout=1.0)
                 except httpx.TransportError:
                     # Port still closed: the only not-ready signal of such stacks.
                     seen_not_ready |= stack.loads_before_listening
