@@ -3,7 +3,6 @@ written to a new results/<run_id>/ directory as the sweep goes."""
 
 from __future__ import annotations
 
-import os
 import platform
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -62,12 +61,16 @@ class CapacityConfig:
 
 def cpus_for(workers: int, server_cpus: tuple[int, ...] | None, load_cpus: tuple[int, ...] | None
              ) -> tuple[tuple[int, ...] | None, tuple[int, ...] | None]:
-    """As many server CPUs as workers, taken from the end; the generator keeps the rest, or shares
-    the lowest CPU when none is left (recorded as shared_cpus)."""
-    if server_cpus is None and load_cpus is None:
-        return None, None
-    cpus = sorted(os.sched_getaffinity(0))
+    """Split the CPUs given to the run (server and load CPUs together, nothing else): as many
+    server CPUs as workers, taken from the end; the generator keeps the rest, or shares the
+    lowest CPU when none is left (recorded as shared_cpus). An unpinned side stays unpinned:
+    without server CPUs the server is not pinned, without load CPUs the generator is not."""
+    if server_cpus is None:
+        return None, load_cpus
+    cpus = sorted(set(server_cpus) | set(load_cpus or ()))
     server = tuple(cpus[-workers:]) if workers <= len(cpus) else tuple(cpus)
+    if load_cpus is None:
+        return server, None
     rest = tuple(c for c in cpus if c not in server)
     return server, rest or (cpus[0],)
 
