@@ -12,13 +12,16 @@ from loadtests.capacity_search import Outcome, SearchSettings, search
 from loadtests.measure import MeasurementFailed
 from loadtests.openloop import OpenLoopSettings, Rows, recovery_s, run_step
 from loadtests.verify import verify
-from servebench.results.capacity import CapacityRecord, Overload, Step
+from servebench.results.capacity import CapacityRecord, Overload, Step, Window
 from servebench.results.schema import Check
 from servers.process import ServerProcess, StackFailed, tail
 from servers.registry import Stack
 from shared_model.cases import GoldenCase
 
 GROWTH_RATIO = 1.5  # second-half p99 over first-half p99 above this (and over the SLO): queue grows
+# Mean outstanding requests over the overload's last quarter above GROWTH_RATIO x its second
+# quarter, and above what the SLO allows at the offered rate (Little's law: rate x SLO), also
+# marks a growing queue: it still grows when the cap keeps requests from being sent.
 RECOVERY_RATE = 0.5  # offered rate before and after an overload, as a fraction of capacity
 
 
@@ -56,14 +59,30 @@ def overload(step: Step, rows: Rows, factor: float, settings: SweepSettings) -> 
     recovery_start = settings.warmup_s + settings.overload_s
     recovery_rows = rows.take(rows.intended_s >= recovery_start)
     first, second = hot.first_half_p99_ms, hot.second_half_p99_ms
-    grows = (first is not None and second is not None and second > GROWTH_RATIO * first
-             and second > settings.openloop.slo_ms)
+    growth_by = []
+    if (first is not None and second is not None and second > GROWTH_RATIO * first
+            and second > settings.openloop.slo_ms):
+        growth_by.append("latency")
+    growth = outstanding_growth(hot)
+    allowed = hot.offered_rps * settings.openloop.slo_ms / 1000  # in flight at the SLO's latency
+    if growth is not None and growth > GROWTH_RATIO and hot.outstanding["q4_mean"] > allowed:
+        growth_by.append("outstanding")
     return Overload(
         factor=factor, step=step, goodput_rps=hot.goodput_rps, errors=hot.errors,
-        first_half_p99_ms=first, second_half_p99_ms=second, queue_grows=grows,
+        first_half_p99_ms=first, second_half_p99_ms=second, queue_grows=bool(growth_by),
+        growth_by=growth_by,
         recovery_s=recovery_s(recovery_rows, recovery_start, after.duration_s, settings.openloop),
-        valid=hot.generator.valid,
+        valid=hot.generator.valid, capped=hot.capped + after.capped,
+        never_sent=hot.never_sent + after.never_sent, outstanding_growth=growth,
     )
+
+
+def outstanding_growth(hot: Window) -> float | None:
+    """Mean outstanding over the last quarter / over the second quarter of the window."""
+    q2, q4 = hot.outstanding.get("q2_mean"), hot.outstanding.get("q4_mean")
+    if q2 is None or q4 is None:
+        return None
+    return q4 / max(q2, 1.0)
 
 
 def _limit(steps: Sequence[Step], capacity: float | None, limited_by: str, max_error_rate: float) -> str:

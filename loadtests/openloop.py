@@ -2,7 +2,9 @@
 
 A step is a list of segments (e.g. warm-up then measured). Every request's latency runs from
 its intended send time; the generator's own lag, achieved rate and CPU decide whether the step
-measured the server at all (invalid otherwise).
+measured the server at all (invalid otherwise). A request due while the outstanding cap was
+reached waited for a connection (counted against the stack, like any queue) or, after the
+timeout, was given up as `not_sent`: a failure, with the time it waited as its latency.
 """
 
 from __future__ import annotations
@@ -45,13 +47,21 @@ class OpenLoopSettings:
 
 @dataclass
 class Rows:
-    """Per-request columns of one window, as numpy arrays."""
+    """Per-request columns of one window, as numpy arrays. `lag_us`: the generator's own lag
+    (schedule loop behind the intended time); `capped`: the request waited for a connection
+    because the outstanding cap was reached; `latency_us`: from the intended time until
+    answered, failed or given up."""
 
     intended_s: np.ndarray
     lag_us: np.ndarray
     latency_us: np.ndarray
     service_us: np.ndarray
     outcome: np.ndarray
+    capped: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.capped is None:
+            self.capped = np.zeros(len(self.intended_s), dtype=bool)
 
     @classmethod
     def merge(cls, processes: Sequence[dict[str, Any]]) -> tuple[Rows, np.ndarray]:
@@ -59,12 +69,20 @@ class Rows:
             return np.concatenate([np.asarray(p[name], dtype=dtype) for p in processes]) \
                 if processes else np.asarray([], dtype=dtype)
         rows = cls(column("intended_s", float), column("lag_us", float), column("latency_us", float),
-                   column("service_us", float), column("outcome", object))
+                   column("service_us", float), column("outcome", object), column("capped", bool))
         return rows, column("segment", int)
 
     def take(self, mask: np.ndarray) -> Rows:
+        assert self.capped is not None
         return Rows(self.intended_s[mask], self.lag_us[mask], self.latency_us[mask],
-                    self.service_us[mask], self.outcome[mask])
+                    self.service_us[mask], self.outcome[mask], self.capped[mask])
+
+    def outstanding(self, times: np.ndarray) -> np.ndarray:
+        """Requests due but not yet finished (in flight or waiting for a connection) at `times`."""
+        starts = np.sort(self.intended_s)
+        ends = np.sort(self.intended_s + self.latency_us / 1e6)
+        return (np.searchsorted(starts, times, side="right")
+                - np.searchsorted(ends, times, side="right")).astype(float)
 
 
 def _hist_latency(values_us: np.ndarray) -> Any:
@@ -78,18 +96,35 @@ def _p99_ms(values_us: np.ndarray) -> float | None:
     return float(np.percentile(values_us, 99, method="higher")) / 1000 if len(values_us) else None
 
 
+OUTSTANDING_POINTS = 200  # samples of the outstanding count per window
+
+
+def outstanding_summary(step_rows: Rows, start_s: float, duration_s: float) -> dict[str, float]:
+    """Mean outstanding requests over the second and the last quarter of a window, and the
+    peak: a queue without bound keeps growing even when the cap stops requests being sent."""
+    if not len(step_rows.intended_s) or duration_s <= 0:
+        return {}
+    times = start_s + (np.arange(OUTSTANDING_POINTS) + 0.5) * duration_s / OUTSTANDING_POINTS
+    counts = step_rows.outstanding(times)
+    quarter = OUTSTANDING_POINTS // 4
+    return {"q2_mean": float(counts[quarter:2 * quarter].mean()),
+            "q4_mean": float(counts[3 * quarter:].mean()), "max": float(counts.max())}
+
+
 def window(rows: Rows, segment: Segment, start_s: float, settings: OpenLoopSettings,
-           problems: Sequence[str]) -> Window:
-    """Judge one segment's requests (`start_s` = its start offset within the step)."""
+           problems: Sequence[str], step_rows: Rows | None = None) -> Window:
+    """Judge one segment's requests (`start_s` = its start offset within the step). The
+    outstanding count also needs the requests of earlier segments still open: `step_rows`."""
     ok = rows.outcome == ""
     not_sent = rows.outcome == NOT_SENT
     sent = ~not_sent
+    assert rows.capped is not None
     errors = Counter(str(o) for o in rows.outcome[~ok])
     attempts = len(rows.outcome)
     middle = start_s + segment.duration_s / 2
-    lag = rows.lag_us[sent]
-    span = max(segment.duration_s, float((rows.intended_s + rows.lag_us / 1e6)[sent].max()) - start_s
-               if sent.any() else 0.0)
+    lag = rows.lag_us  # the schedule loop's own lag, whether or not a connection was free
+    span = max(segment.duration_s, float((rows.intended_s + rows.lag_us / 1e6).max()) - start_s
+               if attempts else 0.0)
     achieved = attempts / span if span > 0 else 0.0
     scheduled = attempts / segment.duration_s
     lag_ms = ({"p50": float(np.percentile(lag, 50)) / 1000, "p99": float(np.percentile(lag, 99)) / 1000,
@@ -110,8 +145,12 @@ def window(rows: Rows, segment: Segment, start_s: float, settings: OpenLoopSetti
         latency=_hist_latency(rows.latency_us[ok]),
         failed_latency=_hist_latency(rows.latency_us[~ok & sent]),
         service_latency=_hist_latency(rows.service_us[ok]),
-        first_half_p99_ms=_p99_ms(rows.latency_us[ok & (rows.intended_s < middle)]),
-        second_half_p99_ms=_p99_ms(rows.latency_us[ok & (rows.intended_s >= middle)]),
+        due_latency=_hist_latency(rows.latency_us),
+        first_half_p99_ms=_p99_ms(rows.latency_us[rows.intended_s < middle]),
+        second_half_p99_ms=_p99_ms(rows.latency_us[rows.intended_s >= middle]),
+        capped=int(rows.capped.sum()), never_sent=int(not_sent.sum()),
+        outstanding=outstanding_summary(step_rows if step_rows is not None else rows, start_s,
+                                        segment.duration_s),
         generator=GeneratorCheck(target_rps=segment.rate, achieved_rps=achieved, send_lag_ms=lag_ms,
                                  valid=_valid(reasons, rows, ok, error_rate, settings),
                                  reasons=reasons),
@@ -121,14 +160,15 @@ def window(rows: Rows, segment: Segment, start_s: float, settings: OpenLoopSetti
 def _valid(reasons: Sequence[str], rows: Rows, ok: np.ndarray, error_rate: float,
            settings: OpenLoopSettings) -> bool:
     """Send lag only adds to latency from the intended time. It invalidates a window only when
-    it can have decided the verdict: p99 from the intended time misses the SLO while Locust's
-    own response time (from the actual send) meets it and the error budget holds."""
+    it can have decided the verdict: p99 from the intended time misses the SLO while p99 without
+    the generator's own lag (the wait for a connection under the cap stays: it is the stack's
+    queue) meets it and the error budget holds."""
     if any(reason != "send_lag" for reason in reasons):
         return False
     if not reasons:
         return True
     slo_us = settings.slo_ms * 1000
-    intended, service = _p99_ms(rows.latency_us[ok]), _p99_ms(rows.service_us[ok])
+    intended, service = _p99_ms(rows.latency_us[ok]), _p99_ms((rows.latency_us - rows.lag_us)[ok])
     server_missed = service is not None and service * 1000 > slo_us
     lag_decides = (intended is not None and intended * 1000 > slo_us and not server_missed
                    and error_rate <= settings.max_error_rate)
@@ -186,7 +226,8 @@ def run_step(server: ServerProcess, golden: Sequence[GoldenCase], settings: Open
         "seed": step_id, "arrival": settings.arrival, "processes": processes,
         "segments": [{"name": s.name, "rate": s.rate, "duration_s": s.duration_s} for s in segments],
         "max_outstanding": settings.max_outstanding, "timeout_s": settings.timeout_s,
-        "startup_s": 30.0, "warmup_s": 0.0, "measure_s": total_s, "drain_timeout_s": settings.timeout_s,
+        "startup_s": 30.0, "warmup_s": 0.0, "measure_s": total_s,
+        "drain_timeout_s": 2 * settings.timeout_s + 5,  # a request may wait, then take, the timeout
         "golden": [{"request": case.request, "prediction": case.prediction} for case in golden],
     }
     run = run_locust(plan, processes, settings.generator, raw_dir, server.processes, OPENLOOP_LOCUSTFILE)
@@ -201,7 +242,8 @@ def run_step(server: ServerProcess, golden: Sequence[GoldenCase], settings: Open
     rows, segment_of = Rows.merge(output["processes"])
     windows, offset = [], 0.0
     for number, segment in enumerate(segments):
-        windows.append(window(rows.take(segment_of == number), segment, offset, settings, problems))
+        windows.append(window(rows.take(segment_of == number), segment, offset, settings, problems,
+                              rows))
         offset += segment.duration_s
     judged = next(w for w in windows if w.name == measured)
     flags = [f"{name}_cpu_contention" for name, busy, own in (

@@ -3,8 +3,11 @@
 Each Locust process runs one user that owns its share of the schedule. Every request is sent
 from its own greenlet at its intended time; latency is taken from that intended time, so
 queueing in the server is never hidden by a client that waited. Outstanding requests are
-capped (the connection pool has as many connections as the cap): a request whose time comes
-while the cap is reached is not sent and is counted as `not_sent`.
+capped (the connection pool has as many connections as the cap). A request whose time comes
+while the cap is reached waits, in order, for the next free connection (as wrk2 does): its
+latency still runs from its intended time, so the wait counts against the stack. One that has
+waited `timeout_s` without a free connection is given up and counted as `not_sent`, with the
+time it waited as its latency. Nothing that was due is dropped from the record.
 
 The controller (master, or the single local process) starts every user at the same instant
 and writes what they recorded, column by column, to the plan's `out` file. Analysis happens
@@ -17,6 +20,7 @@ import json
 import os
 import random
 import time
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -47,13 +51,15 @@ MIX = [step for step in WORKLOAD.mix for _ in range(step.weight)]
 
 
 class Columns:
-    """Per request: intended offset, segment, send lag, latency from intended time, Locust's own
-    response time (from the actual send) and outcome ("" = success)."""
+    """Per request: intended offset, segment, send lag (when the schedule loop handled it, minus
+    its intended time: the generator's own lag), wait for a free connection (the cap was
+    reached: counted against the stack), latency from the intended time until answered, failed
+    or given up, Locust's own response time (from the actual send) and outcome ("" = success)."""
 
     def __init__(self) -> None:
         self.data: dict[str, list[Any]] = {
-            "intended_s": [], "segment": [], "lag_us": [], "latency_us": [], "service_us": [],
-            "kind": [], "outcome": [],
+            "intended_s": [], "segment": [], "lag_us": [], "wait_us": [], "capped": [],
+            "latency_us": [], "service_us": [], "kind": [], "outcome": [],
         }
 
     def add(self, **values: Any) -> None:
@@ -67,7 +73,20 @@ class OpenLoopUser(FastHttpUser):
     network_timeout = float(PLAN["timeout_s"])
     connection_timeout = float(PLAN["timeout_s"])
 
-    def _request(self, intended: float, segment: int, columns: Columns) -> None:
+    def _serve(self, intended: float, segment: int, dispatched: float, columns: Columns,
+               backlog: deque[tuple[float, int, float]]) -> None:
+        """One connection's worth of work: this request, then the oldest ones waiting for a
+        connection, until none is left (those waiting longer than the timeout are given up)."""
+        self._request(intended, segment, dispatched, columns, False)
+        while backlog:
+            intended, segment, dispatched = backlog.popleft()
+            if time.time() - intended > float(PLAN["timeout_s"]):
+                give_up(intended, segment, dispatched, columns)
+                continue
+            self._request(intended, segment, dispatched, columns, True)
+
+    def _request(self, intended: float, segment: int, dispatched: float, columns: Columns,
+                 capped: bool) -> None:
         step = self.random.choice(MIX)
         sent = time.time()
         expected: Any
@@ -87,7 +106,8 @@ class OpenLoopUser(FastHttpUser):
         done = time.time()
         start = START_AT[0]
         columns.add(intended_s=round(intended - start, 6), segment=segment,
-                    lag_us=round((sent - intended) * 1e6), latency_us=round((done - intended) * 1e6),
+                    lag_us=round((dispatched - intended) * 1e6), wait_us=round((sent - dispatched) * 1e6),
+                    capped=int(capped), latency_us=round((done - intended) * 1e6),
                     service_us=round(service_ms * 1000), kind=step.kind, outcome=outcome)
 
     def _call(self, path: str, body: bytes | None,
@@ -119,20 +139,39 @@ class OpenLoopUser(FastHttpUser):
         start = START_AT[0]
         columns = Columns()
         pool = Pool(int(PLAN["max_outstanding"]))
+        backlog: deque[tuple[float, int, float]] = deque()  # due, waiting for a free connection
+        timeout = float(PLAN["timeout_s"])
+        capped = 0
         for offset, segment in plan:
             intended = start + offset
             delay = intended - time.time()
             if delay > 0:
                 gevent.sleep(delay)
-            if pool.full():
-                columns.add(intended_s=round(offset, 6), segment=segment, lag_us=0, latency_us=0,
-                            service_us=0, kind="", outcome="not_sent")
+            dispatched = time.time()
+            while backlog and dispatched - backlog[0][0] > timeout:
+                give_up(*backlog.popleft(), columns)
+            if pool.full() or backlog:
+                backlog.append((intended, segment, dispatched))
+                capped += 1
                 continue
-            pool.spawn(self._request, intended, segment, columns)
-        drained = pool.join(timeout=float(PLAN["timeout_s"]) + 5)
+            pool.spawn(self._serve, intended, segment, dispatched, columns, backlog)
+        # A request sent just before its timeout may itself take the timeout to fail.
+        drained = pool.join(timeout=2 * timeout + 5)
+        while backlog:
+            give_up(*backlog.popleft(), columns)
         self.environment.runner.send_message("ol_done", {
-            "index": index, "drained": bool(drained), "in_flight": len(pool), **columns.data})
+            "index": index, "drained": bool(drained), "in_flight": len(pool), "capped": capped,
+            **columns.data})
         gevent.sleep(3600)  # the controller quits the runner
+
+
+def give_up(intended: float, segment: int, dispatched: float, columns: Columns) -> None:
+    """A due request that found no free connection within the timeout: never sent, and a
+    failure that lasted from its intended time until now."""
+    now = time.time()
+    columns.add(intended_s=round(intended - START_AT[0], 6), segment=segment,
+                lag_us=round((dispatched - intended) * 1e6), wait_us=round((now - dispatched) * 1e6),
+                capped=1, latency_us=round((now - intended) * 1e6), service_us=0, kind="", outcome="not_sent")
 
 
 def _on_go(environment: Environment, msg: Any, **_: Any) -> None:
@@ -160,7 +199,7 @@ class Controller:
 
     def run(self) -> None:
         total = sum(segment.duration_s for segment in SEGMENTS)
-        deadline = time.time() + float(PLAN["startup_s"]) + total + float(PLAN["timeout_s"]) + 10
+        deadline = time.time() + float(PLAN["startup_s"]) + total + 2 * float(PLAN["timeout_s"]) + 15
         while len(self.done) < int(PLAN["processes"]) and time.time() < deadline:
             self.arrived.clear()
             self.arrived.wait(timeout=0.5)

@@ -7,7 +7,10 @@ Layout of a capacity run directory, never overwritten:
     results/<run_id>/locust/<record_id>/<step>/  plan, raw per-request columns, Locust logs
 
 Latency is measured from each request's *intended* send time (open loop); Locust's own
-response time (from the actual send) is kept beside it as `service_latency`.
+response time (from the actual send) is kept beside it as `service_latency`. A request due
+while the generator's outstanding cap was reached waited for a connection (`capped`; the wait
+is part of its latency) or was given up after the timeout (`not_sent`, `never_sent`): nothing
+due is left out of a window.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+
+from pydantic import Field
 
 from servebench.errors import UserError
 from servebench.results.schema import Check, Latency, Machine, Resources, _Model
@@ -41,7 +46,7 @@ class Window(_Model):
     offered_rps: float
     duration_s: float
     attempts: int  # requests whose intended time fell in the window
-    sent: int  # attempts minus those not sent because the outstanding cap was reached
+    sent: int  # attempts minus those never sent (no free connection within the timeout)
     ok: int
     errors: dict[str, int]  # status_503, status_504, transport_..., not_sent, wrong_class ...
     error_rate: float  # errors / attempts
@@ -50,9 +55,22 @@ class Window(_Model):
     latency: Latency  # successful answers, from the intended send time
     failed_latency: Latency
     service_latency: Latency  # Locust's response time of successful answers (from actual send)
-    first_half_p99_ms: float | None  # successful answers, by intended send time
+    # Every due request, from its intended time until answered, failed or given up (never sent)
+    due_latency: Latency | None = None
+    # p99 of every due request (as due_latency), by intended send time
+    first_half_p99_ms: float | None
     second_half_p99_ms: float | None
     generator: GeneratorCheck
+    capped: int = 0  # due while the outstanding cap was reached: waited for a connection
+    never_sent: int = 0  # of those, given up after the timeout without being sent (not_sent)
+    # due and unfinished (in flight or waiting for a connection): q2_mean, q4_mean (mean over the
+    # window's second and last quarter), max
+    outstanding: dict[str, float] = Field(default_factory=dict)
+
+    @property
+    def saturated(self) -> bool:
+        """The generator's outstanding cap was reached: requests waited or were never sent."""
+        return self.capped > 0
 
 
 class Step(_Model):
@@ -73,12 +91,23 @@ class Overload(_Model):
     factor: float  # offered rate = factor x capacity
     step: Step
     goodput_rps: float
-    errors: dict[str, int]
-    first_half_p99_ms: float | None
+    errors: dict[str, int]  # not_sent included: due requests that never found a connection
+    first_half_p99_ms: float | None  # every due request of the overload window, see Window
     second_half_p99_ms: float | None
-    queue_grows: bool  # p99 of the second half well above the first: an unbounded queue
+    # an unbounded queue: p99 of the second half well above the first, or the outstanding count
+    # still growing (it keeps growing when the cap stops requests being sent), see growth_by
+    queue_grows: bool
     recovery_s: float | None  # from the end of the overload until latency is back under SLO
     valid: bool  # the generator kept to the schedule during the overload window
+    # latency, outstanding: the signals that found the queue growing
+    growth_by: list[str] = Field(default_factory=list)
+    capped: int = 0  # due while the outstanding cap was reached (overload and recovery windows)
+    never_sent: int = 0  # of those, never sent at all
+    outstanding_growth: float | None = None  # mean outstanding, last quarter / second quarter
+
+    @property
+    def saturated(self) -> bool:
+        return self.capped > 0
 
 
 class CapacityRecord(_Model):

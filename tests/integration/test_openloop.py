@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from loadtests.arrivals import Segment, offsets
@@ -39,9 +40,9 @@ def test_open_loop_latency_shows_the_queue_closed_loop_hides(tmp_path: Path,
         closed_p99 = closed.measured.latency.percentiles_ms["p99"]
         assert 0 < served <= CEILING_RPS, served
 
-        def step(name: str, rate: float) -> Window:
-            result, _ = run_step(server, golden, settings, [Segment("warmup", rate, 0.3),
-                                                            Segment("measured", rate, MEASURED_S)],
+        def step(name: str, rate: float, ol: OpenLoopSettings = settings) -> Window:
+            result, _ = run_step(server, golden, ol, [Segment("warmup", rate, 0.3),
+                                                      Segment("measured", rate, MEASURED_S)],
                                  "measured", name, tmp_path, tmp_path / name)
             return result.windows[1]
 
@@ -54,6 +55,8 @@ def test_open_loop_latency_shows_the_queue_closed_loop_hides(tmp_path: Path,
             below = step("below-again", below_rate)
         # Above it: twice the ceiling, over capacity on any machine however fast.
         over = step("over", 2 * CEILING_RPS)
+        # The same overload with room for only a few outstanding requests: the cap is reached.
+        capped = step("capped", 2 * CEILING_RPS, replace(settings, max_outstanding=8))
 
     # Below saturation the generator keeps the target rate and the server answers all of it.
     scheduled = len(offsets("constant", below_rate, MEASURED_S, random.Random(0)))
@@ -67,3 +70,11 @@ def test_open_loop_latency_shows_the_queue_closed_loop_hides(tmp_path: Path,
     assert over_p99 > 3 * closed_p99, (over_p99, closed_p99)
     assert over.first_half_p99_ms is not None and over.second_half_p99_ms is not None
     assert over.second_half_p99_ms > over.first_half_p99_ms, over
+    # Past the generator's cap nothing due is dropped: requests wait for a connection (their
+    # wait is latency) or are given up as not_sent, and the queue still shows.
+    assert capped.attempts == len(offsets("constant", 2 * CEILING_RPS, MEASURED_S, random.Random(0)))
+    assert capped.saturated and capped.capped > 0, capped
+    assert capped.errors.get("not_sent", 0) == capped.never_sent
+    assert capped.second_half_p99_ms is not None and capped.first_half_p99_ms is not None
+    assert capped.second_half_p99_ms > capped.first_half_p99_ms, capped
+    assert capped.outstanding["q4_mean"] > capped.outstanding["q2_mean"] > 8, capped.outstanding
