@@ -25,6 +25,8 @@ from loadtests.orchestrate import default_cpus
 from loadtests.workloads import WORKLOADS
 from servebench.commands.run import _cpus
 from servebench.errors import UserError
+from servebench.report.capacity import contended, overload_text, verdict_reasons, workers
+from servebench.report.render import write_capacity_report, write_index
 from servebench.results.capacity import CapacityRecord, load_capacity_run
 from servers.registry import STACKS
 from shared_model.profiles import PROFILES
@@ -62,6 +64,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--locust-workers", type=int, default=int(env("SERVEBENCH_LOCUST_WORKERS", "0")),
                         help="0: one Locust process; N: N processes share the schedule")
     parser.add_argument("--results-dir", default=env("SERVEBENCH_RESULTS", "results"))
+    parser.add_argument("--reports-dir", default=env("SERVEBENCH_REPORTS", "reports"))
     parser.set_defaults(func=capacity)
 
 
@@ -90,28 +93,25 @@ def _fmt(value: float | None, spec: str = ".1f") -> str:
 def print_table(console: Console, records: list[CapacityRecord]) -> None:
     table = Table(title=f"capacity at p99 <= {records[0].slo_ms:g} ms and errors <= "
                   f"{records[0].max_error_rate:.0%} (open loop, latency from intended send time)")
-    for column in ("stack", "model", "workers", "capacity req/s", "p50 ms", "p99 ms", "limited by",
+    for column in ("stack", "model", "workers", "capacity req/s", "p50 ms", "p99 ms", "verdict",
                    "steps (invalid, contended)",
-                   "overload: goodput req/s, errors, p99 1st->2nd half, recovery"):
+                   "overload: goodput, errors, p99 1st->2nd half, recovery"):
         table.add_column(column)
     for r in records:
-        overload = "; ".join(
-            f"{o.factor:g}x: {o.goodput_rps:.0f}, {sum(o.errors.values())} err "
-            f"({', '.join(f'{k} {v}' for k, v in sorted(o.errors.items())) or 'none'}), "
-            f"{_fmt(o.first_half_p99_ms, '.0f')}->{_fmt(o.second_half_p99_ms, '.0f')} ms"
-            f"{' GROWS' if o.queue_grows else ''}, "
-            f"{'not recovered' if o.recovery_s is None else f'{o.recovery_s:.1f}s'}"
-            f"{'' if o.valid else ' (invalid)'}" for o in r.overload)
+        overload = "\n".join(overload_text(o) for o in r.overload)
         invalid = sum(s.verdict == "invalid" for s in r.steps)
-        contended = sum(any(f.endswith("_cpu_contention") for f in s.flags) for s in r.steps)
-        table.add_row(r.stack, r.model, str(r.workers or r.knobs.get("workers", "-")),
-                      _fmt(r.capacity_rps, ".0f"), _fmt(r.capacity_p50_ms, ".2f"),
-                      _fmt(r.capacity_p99_ms, ".2f"), r.limited_by if r.status == "ok" else
-                      f"FAILED: {r.reason}", f"{len(r.steps)} ({invalid}, {contended})", overload or "-")
+        table.add_row(r.stack, r.model, workers(r), _fmt(r.capacity_rps, ".0f"),
+                      _fmt(r.capacity_p50_ms, ".2f"), _fmt(r.capacity_p99_ms, ".2f"),
+                      (r.limited_by + "\n" + "\n".join(verdict_reasons(r))) if r.status == "ok"
+                      else f"FAILED: {r.reason}",
+                      f"{len(r.steps)} ({invalid}, {contended(r)})", overload or "-")
     console.print(table)
     console.print("contended: other processes used over 20 % of a core on the server's or the load "
-                  "generator's CPUs during the step; GROWS: p99 of the overload's second half over "
-                  "1.5x the first and over the SLO (a queue without bound)")
+                  "generator's CPUs during the step; p99 halves cover every due request (answered, "
+                  "failed or given up); GROWS: a queue without bound, by latency (2nd-half p99 over "
+                  "1.5x the 1st and over the SLO) or by outstanding requests (still growing, above "
+                  "rate x SLO); SATURATED: the generator's outstanding cap was reached, requests "
+                  "waited for a connection (counted in their latency) or were never sent (errors)")
 
 
 def capacity(args: argparse.Namespace) -> int:
@@ -137,4 +137,11 @@ def capacity(args: argparse.Namespace) -> int:
         print_table(console, loaded.records)
     console.print(f"wall time {time.monotonic() - started:.0f}s (estimate {config.estimate_s():.0f}s); "
                   f"results in {root}")
+    reports = Path(args.reports_dir)
+    try:  # the measurement is on disk either way; a rendering fault must not hide it
+        console.print(f"report: {write_capacity_report(loaded, reports)}")
+        console.print(f"index:  {write_index(config.results_dir, reports)}")
+    except Exception as error:
+        console.print(f"[red]report not rendered ({type(error).__name__}: {error}); "
+                      f"retry with `servebench report {root.name}`[/red]")
     return 1 if any(r.status == "failed" for r in loaded.records) else 0
