@@ -18,13 +18,14 @@ SYSDEPS_PKGS := prometheus docker-compose
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help install sysdeps model test lint serve stacks bench-all bench-perf bench bench-quick readme \
+.PHONY: help install sysdeps model test lint serve stacks bench-all bench-perf bench bench-quick capacity readme \
 	check-regression baseline monitor compose image report sysdeps-browser
 
 help:
 	@echo "make bench-all   measure every stack, full profile (installs on first use)"
 	@echo "make bench-quick one short look at every stack (~3 min)"
 	@echo "make bench STACK=<name> [WORKLOAD=<name>] [PROFILE=full|quick] [MODEL=default]"
+	@echo "make capacity [MODEL='light default heavy'] [STACKS='a b'] [SLO_MS=50] [WORKERS=1,2]  open-loop max req/s within the p99 SLO"
 	@echo "make report      re-render the HTML report of the latest run (reports/<run_id>/index.html)"
 	@echo "make test        install and run unit + integration tests"
 	@echo "make serve STACK=<name> [PORT=8000] [HOST=127.0.0.1] [MODEL=default]"
@@ -99,6 +100,14 @@ bench: $(STAMP)
 	$(BIN)/python -m shared_model.training --all
 	$(BIN)/servebench run --profile $(PROFILE) --model $(MODEL) --stacks $(STACK) \
 		$(if $(WORKLOAD),--workloads $(WORKLOAD))
+
+SLO_MS ?= 50
+WORKERS ?=
+STACKS ?=
+capacity: $(STAMP)
+	$(BIN)/python -m shared_model.training --all
+	$(BIN)/servebench capacity --model $(MODEL) --slo-ms $(SLO_MS) $(if $(STACKS),--stacks $(STACKS)) \
+		$(if $(WORKERS),--workers $(WORKERS))
 
 readme: $(STAMP)
 	$(BIN)/python -m servebench.readme

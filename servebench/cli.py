@@ -10,7 +10,8 @@ import sys
 from servebench.errors import UserError
 
 COMMANDS: tuple[str, ...] = (
-    "stacks", "serve", "run", "show", "check", "robustness", "compose", "k8s", "monitor", "report", "compare",
+    "stacks", "serve", "run", "capacity", "show", "check", "robustness", "compose", "k8s", "monitor",
+    "report", "compare",
 )
 
 

@@ -1,5 +1,6 @@
-"""`servebench report [RUN_ID|latest]`: render a run's HTML page from its result files and
-refresh the index of all runs. Nothing is started or measured."""
+"""`servebench report [RUN_ID|latest|latest-capacity]`: render a run's HTML page (closed-loop
+or capacity run) from its result files and refresh the index of all runs. Nothing is started
+or measured."""
 
 from __future__ import annotations
 
@@ -8,13 +9,16 @@ import os
 from pathlib import Path
 from typing import Any
 
-from servebench.report.render import resolve_run, write_index, write_run_report
+from servebench.errors import UserError
+from servebench.report.render import resolve_any, write_capacity_report, write_index, write_run_report
+from servebench.results.capacity import load_capacity_run
 from servebench.results.store import load_run
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("report", help="render a run's HTML report from results/")
-    parser.add_argument("run", nargs="?", default="latest", help="run id, run directory or 'latest'")
+    parser.add_argument("run", nargs="?", default="latest",
+                        help="run id, run directory, 'latest' (either kind) or 'latest-capacity'")
     parser.add_argument("--reference",
                         help="stack the others are compared with (default: the first measured)")
     parser.add_argument("--users", type=int,
@@ -26,7 +30,13 @@ def register(subparsers: Any) -> None:
 
 def report(args: argparse.Namespace) -> int:
     results, reports = Path(args.results_dir), Path(args.reports_dir)
-    page = write_run_report(load_run(resolve_run(results, args.run)), reports, args.reference, args.users)
+    kind, root = resolve_any(results, args.run)
+    if kind == "capacity":
+        if args.reference or args.users:
+            raise UserError("--reference and --users apply to closed-loop runs, not capacity runs")
+        page = write_capacity_report(load_capacity_run(root), reports)
+    else:
+        page = write_run_report(load_run(root), reports, args.reference, args.users)
     index = write_index(results, reports)
     print(f"report: {page}")
     print(f"index:  {index}")

@@ -9,8 +9,11 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from servebench.errors import UserError
+from servebench.report.capacity import capacity_context
+from servebench.report.capacity import headline as capacity_headline
 from servebench.report.context import headline, run_context
 from servebench.report.view import RunView
+from servebench.results.capacity import LoadedCapacityRun, load_capacity_run
 from servebench.results.store import LoadedRun, load_run
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -25,12 +28,33 @@ def render(template: str, context: dict[str, Any]) -> str:
     return environment().get_template(template).render(**context)
 
 
+CAPACITY_PREFIX = "capacity-"
+
+
+def started(path: Path) -> str:
+    """Sort key: run ids start with their UTC start time, capacity runs after a prefix."""
+    return path.name.removeprefix(CAPACITY_PREFIX)
+
+
 def run_dirs(results_dir: Path) -> list[Path]:
     """Run directories, newest first (run ids start with their UTC start time)."""
     if not results_dir.is_dir():
         return []
     return sorted((p for p in results_dir.iterdir() if (p / "run.json").is_file()),
                   key=lambda p: p.name, reverse=True)
+
+
+def capacity_dirs(results_dir: Path) -> list[Path]:
+    """Capacity run directories (capacity.json), newest first."""
+    if not results_dir.is_dir():
+        return []
+    return sorted((p for p in results_dir.iterdir() if (p / "capacity.json").is_file()),
+                  key=started, reverse=True)
+
+
+def all_dirs(results_dir: Path) -> list[Path]:
+    """Closed-loop and capacity runs together, newest first."""
+    return sorted([*run_dirs(results_dir), *capacity_dirs(results_dir)], key=started, reverse=True)
 
 
 def resolve_run(results_dir: Path, wanted: str) -> Path:
@@ -44,6 +68,29 @@ def resolve_run(results_dir: Path, wanted: str) -> Path:
         if (candidate / "run.json").is_file():
             return candidate
     raise UserError(f"no run {wanted!r} in {results_dir} (see `ls {results_dir}`)")
+
+
+def resolve_any(results_dir: Path, wanted: str) -> tuple[str, Path]:
+    """("run" or "capacity", directory) by id, path, 'latest' (either kind) or 'latest-capacity'."""
+    if wanted in ("latest", "latest-capacity"):
+        runs = all_dirs(results_dir) if wanted == "latest" else capacity_dirs(results_dir)
+        if not runs:
+            raise UserError(f"no {'capacity ' if wanted != 'latest' else ''}runs in {results_dir}; "
+                            "measure first with `servebench run` or `servebench capacity`")
+        return ("capacity" if (runs[0] / "capacity.json").is_file() else "run"), runs[0]
+    for candidate in (Path(wanted), results_dir / wanted):
+        if (candidate / "run.json").is_file():
+            return "run", candidate
+        if (candidate / "capacity.json").is_file():
+            return "capacity", candidate
+    raise UserError(f"no run {wanted!r} in {results_dir} (see `ls {results_dir}`)")
+
+
+def write_capacity_report(loaded: LoadedCapacityRun, reports_dir: Path) -> Path:
+    out = reports_dir / loaded.run.run_id / "index.html"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render("capacity.html", capacity_context(loaded)))
+    return out
 
 
 def write_run_report(loaded: LoadedRun, reports_dir: Path, reference: str | None = None,
@@ -70,11 +117,26 @@ class IndexEntry:
     headline: str
     status: str
     report: str | None  # relative link, when rendered
+    kind: str = "run"  # run (closed loop) or capacity (open loop)
+
+
+def capacity_entry(root: Path, link: str | None) -> IndexEntry:
+    try:
+        loaded = load_capacity_run(root)
+    except (UserError, ValueError, OSError) as error:
+        return IndexEntry(root.name, "", "", "", "", str(error), "unreadable", link, "capacity")
+    r = loaded.run
+    commit = (r.git_commit or "unknown")[:12] + (" (dirty)" if r.git_dirty else "")
+    return IndexEntry(r.run_id, r.started_at[:19].replace("T", " "), commit, ", ".join(r.settings.models),
+                      ", ".join(dict.fromkeys(rec.stack for rec in loaded.records)) or "–",
+                      capacity_headline(loaded), r.status, link, "capacity")
 
 
 def index_entry(root: Path, reports_dir: Path) -> IndexEntry:
     page = reports_dir / root.name / "index.html"
     link = f"{root.name}/index.html" if page.is_file() else None
+    if (root / "capacity.json").is_file():
+        return capacity_entry(root, link)
     try:
         run = load_run(root)
     except UserError as error:  # an unreadable run is listed with the reason, not hidden
@@ -86,7 +148,7 @@ def index_entry(root: Path, reports_dir: Path) -> IndexEntry:
 
 
 def write_index(results_dir: Path, reports_dir: Path) -> Path:
-    entries = [index_entry(root, reports_dir) for root in run_dirs(results_dir)]
+    entries = [index_entry(root, reports_dir) for root in all_dirs(results_dir)]
     out = reports_dir / "index.html"
     reports_dir.mkdir(parents=True, exist_ok=True)
     out.write_text(render("index.html", {"entries": entries}))

@@ -5,6 +5,7 @@ Layout of a run directory, never overwritten:
     results/<run_id>/records/<record_id>.json Record: one stack x workload x users x repeat
     results/<run_id>/logs/<stack>.log         the server's own output
     results/<run_id>/locust/<record_id>/      plan, raw Locust output and logs
+A capacity run directory holds capacity.json instead of run.json: see results/capacity.py.
 
 SCHEMA_HISTORY records every version; bump SCHEMA_VERSION for any change a reader could notice.
 """
@@ -15,11 +16,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCHEMA_HISTORY: dict[int, str] = {
     1: "first format: run.json plus one record per stack x workload x users x repeat; latency as "
        "base64 HdrHistograms in microseconds (successful and failed answers apart), warm-up and "
        "measured phases kept apart",
+    2: "adds capacity runs (servebench/results/capacity.py): capacity.json plus one record per "
+       "stack x model x workers with open-loop steps timed from intended send times; run.json "
+       "and its records are unchanged",
 }
 
 

@@ -38,7 +38,7 @@ class RunWriter:
         self._write(path, record.model_dump(mode="json"))
 
 
-def _check_version(data: dict[str, Any], path: Path) -> None:
+def check_version(data: dict[str, Any], path: Path) -> None:
     version = data.get("schema_version")
     if not isinstance(version, int) or version not in SCHEMA_HISTORY:
         newer = isinstance(version, int) and version > SCHEMA_VERSION
@@ -64,7 +64,7 @@ def load_run(root: Path) -> LoadedRun:
         data = json.loads(path.read_text())
     except (OSError, ValueError) as error:
         raise UserError(f"{path}: not a servebench run ({error})") from None
-    _check_version(data, path)
+    check_version(data, path)
     run = Run.model_validate(data)
     records = [Record.model_validate_json((root / "records" / f"{rid}.json").read_text())
                for outcome in run.stacks for rid in outcome.records]
