@@ -21,7 +21,8 @@ SYSDEPS_PKGS := prometheus docker-compose
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help install sysdeps model test lint serve stacks bench-all bench-perf bench bench-quick soak readme \
+.PHONY: help install sysdeps model test lint serve stacks bench-all bench-perf bench bench-quick soak capacity \
+	readme \
 	check-regression baseline monitor compose image report sysdeps-browser
 
 help:
@@ -29,7 +30,8 @@ help:
 	@echo "make bench-quick one short look at every stack (~3 min)"
 	@echo "make bench STACK=<name> [WORKLOAD=<name>] [PROFILE=full|quick] [MODEL=default]"
 	@echo "make soak [SOAK_STACKS='a b'] [DURATION=600] [WINDOW=10]  steady load per stack: memory and p99 drift"
-	@echo "make report      re-render the HTML report of the latest run or soak (reports/<run_id>/index.html)"
+	@echo "make capacity [MODEL='light default heavy'] [STACKS='a b'] [SLO_MS=50] [WORKERS=1,2]  open-loop max req/s within the p99 SLO"
+	@echo "make report      re-render the HTML report of the latest run of any kind (reports/<run_id>/index.html)"
 	@echo "make test        install and run unit + integration tests"
 	@echo "make serve STACK=<name> [PORT=8000] [HOST=127.0.0.1] [MODEL=default]"
 	@echo "make stacks      list the registered stacks and their knobs"
@@ -110,7 +112,15 @@ soak: $(STAMP)
 	$(BIN)/python -m shared_model.training --all
 	$(BIN)/servebench soak --model $(MODEL) --duration $(DURATION) --window $(WINDOW) \
 		$(if $(SOAK_STACKS),--stacks $(SOAK_STACKS)); status=$$?; \
-		$(BIN)/servebench report latest && exit $$status
+		$(BIN)/servebench report latest-soak && exit $$status
+
+SLO_MS ?= 50
+WORKERS ?=
+STACKS ?=
+capacity: $(STAMP)
+	$(BIN)/python -m shared_model.training --all
+	$(BIN)/servebench capacity --model $(MODEL) --slo-ms $(SLO_MS) $(if $(STACKS),--stacks $(STACKS)) \
+		$(if $(WORKERS),--workers $(WORKERS))
 
 readme: $(STAMP)
 	$(BIN)/python -m servebench.readme

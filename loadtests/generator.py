@@ -47,20 +47,22 @@ class LocustRun:
     timed_out: bool = False
 
 
-def _base(spawn_rate: int) -> list[str]:
-    return [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--only-summary",
+def _base(spawn_rate: int, locustfile: Path) -> list[str]:
+    return [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "--only-summary",
             "--loglevel", "WARNING", "--exit-code-on-error", "0", "--spawn-rate", str(spawn_rate)]
 
 
-def commands(settings: GeneratorSettings, host: str, users: int, run_time_s: int) -> list[list[str]]:
+def commands(settings: GeneratorSettings, host: str, users: int, run_time_s: int,
+             locustfile: Path = LOCUSTFILE) -> list[list[str]]:
     spawn_rate = max(1, users * 10)  # all users up within a fraction of the warm-up
-    master = [*_base(spawn_rate), "--host", host, "--users", str(users), "--run-time", f"{run_time_s}s"]
+    base = _base(spawn_rate, locustfile)
+    master = [*base, "--host", host, "--users", str(users), "--run-time", f"{run_time_s}s"]
     if settings.workers == 0:
         return [settings.pin(master)]
     port = free_port()
     master += ["--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
                "--expect-workers", str(settings.workers)]
-    worker = [*_base(spawn_rate), "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)]
+    worker = [*base, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)]
     return [settings.pin(master), *[settings.pin(worker) for _ in range(settings.workers)]]
 
 
@@ -73,7 +75,8 @@ def _stop_group(proc: subprocess.Popen[bytes]) -> None:
 
 
 def run_locust(plan: dict[str, Any], users: int, settings: GeneratorSettings, out_dir: Path,
-               server: ProcessSource, server_uss_every_s: float | None = None) -> LocustRun:
+               server: ProcessSource, locustfile: Path = LOCUSTFILE,
+               server_uss_every_s: float | None = None) -> LocustRun:
     """One measurement: warm-up then measured phase, as declared in `plan`; never hangs.
 
     `server_uss_every_s`: also read the server processes' unique memory that often."""
@@ -82,7 +85,7 @@ def run_locust(plan: dict[str, Any], users: int, settings: GeneratorSettings, ou
     plan = {**plan, "out": str(output_path)}
     (out_dir / "plan.json").write_text(json.dumps(plan, indent=1))
     run_time = int(plan["warmup_s"] + plan["measure_s"] + 2 * (plan["drain_timeout_s"] + 5) + 10)
-    argvs = commands(settings, plan["host"], users, run_time)
+    argvs = commands(settings, plan["host"], users, run_time, locustfile)
     env = {**os.environ, "SERVEBENCH_LOCUST_PLAN": str(out_dir / "plan.json"), "PYTHONUNBUFFERED": "1"}
     procs: list[subprocess.Popen[bytes]] = []
     handles: list[psutil.Process] = []

@@ -24,11 +24,10 @@ from locust import FastHttpUser, constant, constant_throughput, events
 from locust.env import Environment
 from locust.exception import CatchResponseError
 from locust.runners import MasterRunner, WorkerRunner
-from pydantic import ValidationError
 
+from loadtests.answers import check_batch, check_ready, check_single
 from loadtests.recording import PhaseTally, WindowTallies
 from loadtests.workloads import WORKLOADS, Step
-from shared_model.schemas import BatchPredictResponse, PredictResponse
 
 PLAN: dict[str, Any] = json.loads(Path(os.environ["SERVEBENCH_LOCUST_PLAN"]).read_text())
 WORKLOAD = WORKLOADS[PLAN["workload"]]
@@ -68,33 +67,6 @@ class Gate:
 GATE = Gate()
 
 
-def _check_single(body: bytes, expected: int) -> str | None:
-    try:
-        answer = PredictResponse.model_validate_json(body)
-    except ValidationError:
-        return "schema"
-    return None if answer.prediction == expected else "wrong_class"
-
-
-def _check_batch(body: bytes, expected: list[int]) -> str | None:
-    try:
-        answer = BatchPredictResponse.model_validate_json(body)
-    except ValidationError:
-        return "schema"
-    if answer.batch_size != len(expected) or len(answer.results) != len(expected):
-        return "schema"
-    ok = all(item.prediction == want for item, want in zip(answer.results, expected, strict=True))
-    return None if ok else "wrong_class"
-
-
-def _check_ready(body: bytes) -> str | None:
-    try:
-        answer = json.loads(body)
-    except ValueError:
-        return "schema"
-    return None if isinstance(answer, dict) and answer.get("status") == "ready" else "schema"
-
-
 class ServebenchUser(FastHttpUser):
     wait_time = constant(0)  # closed loop: the next request leaves when the answer is in
     network_timeout = 60.0
@@ -130,17 +102,17 @@ class ServebenchUser(FastHttpUser):
 
     def single(self) -> None:
         body, expected = self.random.choice(GOLDEN)
-        self._send("single", PATHS["predict"], body, 1, lambda b: _check_single(b, expected))
+        self._send("single", PATHS["predict"], body, 1, lambda b: check_single(b, expected))
 
     def batch(self, step: Step) -> None:
         picks = [self.random.choice(GOLDEN) for _ in range(self.random.randint(step.batch_min,
                                                                                step.batch_max))]
         body = b'{"items":[' + b",".join(p[0] for p in picks) + b"]}"
         expected = [p[1] for p in picks]
-        self._send("batch", PATHS["batch"], body, len(picks), lambda b: _check_batch(b, expected))
+        self._send("batch", PATHS["batch"], body, len(picks), lambda b: check_batch(b, expected))
 
     def ready(self) -> None:
-        self._send("ready", PATHS["ready"], None, 0, _check_ready)
+        self._send("ready", PATHS["ready"], None, 0, check_ready)
 
     def health(self) -> None:
         self._send("health", PATHS["health"], None, 0, lambda body: None)

@@ -10,7 +10,8 @@ import sys
 from servebench.errors import UserError
 
 COMMANDS: tuple[str, ...] = (
-    "stacks", "serve", "run", "soak", "show", "check", "robustness", "compose", "k8s", "monitor",
+    "stacks", "serve", "run", "soak", "capacity", "show", "check", "robustness", "compose", "k8s",
+    "monitor",
     "report", "compare",
 )
 

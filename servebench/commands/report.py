@@ -1,5 +1,6 @@
-"""`servebench report [RUN_ID|latest]`: render a run's (or a soak's) HTML page from its result
-files and refresh the index of all runs. Nothing is started or measured."""
+"""`servebench report [RUN_ID|latest|latest-capacity|latest-soak]`: render a run's HTML page
+(closed-loop, capacity or soak run) from its result files and refresh the index of all runs.
+Nothing is started or measured."""
 
 from __future__ import annotations
 
@@ -11,20 +12,20 @@ from typing import Any
 from servebench.errors import UserError
 from servebench.report import soak
 from servebench.report.render import (
-    ANY,
-    kind_of,
-    resolve_run,
+    resolve_any,
+    write_capacity_report,
     write_index,
     write_run_report,
     write_soak_report,
 )
+from servebench.results.capacity import load_capacity_run
 from servebench.results.store import load_run
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("report", help="render a run's or a soak's HTML report from results/")
+    parser = subparsers.add_parser("report", help="render a run's HTML report from results/")
     parser.add_argument("run", nargs="?", default="latest",
-                        help="run or soak id, its directory, or 'latest' (the newest of either)")
+                        help="run id, run directory, 'latest' (any kind), 'latest-capacity' or 'latest-soak'")
     parser.add_argument("--reference",
                         help="stack the others are compared with (default: the first measured)")
     parser.add_argument("--users", type=int,
@@ -36,10 +37,14 @@ def register(subparsers: Any) -> None:
 
 def report(args: argparse.Namespace) -> int:
     results, reports = Path(args.results_dir), Path(args.reports_dir)
-    root = resolve_run(results, args.run, ANY)
-    if kind_of(root) == "soak":
-        if args.reference is not None or args.users is not None:
-            raise UserError(f"{root.name} is a soak: --reference and --users apply to measurement runs only")
+    kind, root = resolve_any(results, args.run)
+    if kind == "capacity":
+        if args.reference or args.users:
+            raise UserError("--reference and --users apply to closed-loop runs, not capacity runs")
+        page = write_capacity_report(load_capacity_run(root), reports)
+    elif kind == "soak":
+        if args.reference or args.users:
+            raise UserError("--reference and --users apply to closed-loop runs, not soak runs")
         page = write_soak_report(soak.load(root), reports)
     else:
         page = write_run_report(load_run(root), reports, args.reference, args.users)

@@ -5,6 +5,7 @@ Layout of a run directory, never overwritten:
     results/<run_id>/records/<record_id>.json Record: one stack x workload x users x repeat
     results/<run_id>/logs/<stack>.log         the server's own output
     results/<run_id>/locust/<record_id>/      plan, raw Locust output and logs
+A capacity run directory holds capacity.json instead of run.json: see results/capacity.py.
 Soak runs (servebench/results/soak_schema.py) have their own directory and record types.
 
 SCHEMA_HISTORY records every version; bump SCHEMA_VERSION for any change a reader could notice.
@@ -16,14 +17,17 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SCHEMA_HISTORY: dict[int, str] = {
     1: "first format: run.json plus one record per stack x workload x users x repeat; latency as "
        "base64 HdrHistograms in microseconds (successful and failed answers apart), warm-up and "
        "measured phases kept apart",
-    2: "soak runs: <run_id>-soak/soak.json (SoakRun) and stacks/<stack>.json (SoakRecord) with "
+    2: "adds capacity runs (servebench/results/capacity.py): capacity.json plus one record per "
+       "stack x model x workers with open-loop steps timed from intended send times; run.json "
+       "and its records are unchanged",
+    3: "adds soak runs: <run_id>-soak/soak.json (SoakRun) and stacks/<stack>.json (SoakRecord) with "
        "per-window latency histograms, per-process RSS/CPU series, Theil-Sen fits, thresholds "
-       "and a verdict; run directories unchanged",
+       "and a verdict; run and capacity directories unchanged",
 }
 
 

@@ -165,7 +165,7 @@ def test_report_renders_the_latest_soak_and_the_index_lists_both_kinds(tmp_path:
     _copy_soak(results, "20240101T000000Z-abc-soak")
     broken = results / "20230101T000000Z-old-soak"
     broken.mkdir()
-    (broken / "soak.json").write_text(json.dumps({"schema_version": 2, "kind": "soak"}))
+    (broken / "soak.json").write_text(json.dumps({"schema_version": 3, "kind": "soak"}))
     args = ["--results-dir", str(results), "--reports-dir", str(reports)]
     assert main(["report", "latest", *args]) == 0
     assert main(["report", "20250101T000000Z-run", *args]) == 0
@@ -192,5 +192,5 @@ def test_soak_ids_are_refused_where_only_measurement_runs_make_sense(tmp_path: P
     assert main(["compare", "20250101T000000Z-run", "20260101T000000Z-abc-soak", *args]) == 1
     assert main(["compare", "latest", "20250101T000000Z-run", *args]) == 0  # latest measurement run
     err = capsys.readouterr().err
-    assert "--reference and --users apply to measurement runs only" in err
+    assert "--reference and --users apply to closed-loop runs, not soak runs" in err
     assert "20260101T000000Z-abc-soak is a soak run" in err
