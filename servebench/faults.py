@@ -60,7 +60,7 @@ def _client(server: ServerProcess, stop: threading.Event, tally: Tally) -> None:
         try:
             conn.request("POST", server.stack.paths["predict"], BODY, {"content-type": "application/json"})
         except (OSError, http.client.HTTPException):
-            tally.add("send_failed")  # the connection was closed before the request left
+            tally.add("send_failed")  # the server had closed the connection: never accepted
             conn.close()
             conn = None
             continue
@@ -86,8 +86,11 @@ class ShutdownResult:
 
     @property
     def lost(self) -> int:
-        """Requests that were sent and got no successful answer."""
-        return sum(n for k, n in self.outcomes.items() if k not in ("ok", "refused", "connect_error"))
+        """Requests the server received and did not answer successfully. A write that fails
+        because the server had already closed the connection was never accepted: like a
+        refused connection, the client knows it was not processed and may resend it."""
+        never_accepted = ("ok", "refused", "connect_error", "send_failed")
+        return sum(n for k, n in self.outcomes.items() if k not in never_accepted)
 
 
 def sigterm_under_load(server: ServerProcess, clients: int = 8, load_s: float = 1.0) -> ShutdownResult:
