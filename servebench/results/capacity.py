@@ -15,16 +15,14 @@ due is left out of a window.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
 
-from servebench.errors import UserError
 from servebench.results.schema import Check, Latency, Machine, Resources, _Model
-from servebench.results.store import RunWriter, check_version
+from servebench.results.store import RunWriter, read_versioned
 
 Verdict = Literal["pass", "fail", "invalid"]
 
@@ -193,10 +191,7 @@ class CapacityWriter(RunWriter):
         self._write(self.root / "capacity.json", run.model_dump(mode="json"))
 
     def write_capacity_record(self, record: CapacityRecord) -> None:
-        path = self.root / "records" / f"{record.record_id}.json"
-        if path.exists():
-            raise FileExistsError(path)
-        self._write(path, record.model_dump(mode="json"))
+        self._write_new(self.root / "records" / f"{record.record_id}.json", record)
 
 
 @dataclass(frozen=True)
@@ -207,13 +202,7 @@ class LoadedCapacityRun:
 
 
 def load_capacity_run(root: Path) -> LoadedCapacityRun:
-    path = root / "capacity.json"
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
-        raise UserError(f"{path}: not a servebench capacity run ({error})") from None
-    check_version(data, path)
-    run = CapacityRun.model_validate(data)
+    run = CapacityRun.model_validate(read_versioned(root / "capacity.json", "capacity run"))
     records = [CapacityRecord.model_validate_json((root / "records" / f"{rid}.json").read_text())
                for rid in run.records]
     return LoadedCapacityRun(root, run, records)

@@ -143,7 +143,9 @@ class Check(_Model):
     detail: str
 
 
-class StackOutcome(_Model):
+class StackLaunch(_Model):
+    """How a stack was started, verified and stopped: shared by run and soak results."""
+
     stack: str
     title: str
     status: Literal["ok", "failed"]
@@ -154,6 +156,9 @@ class StackOutcome(_Model):
     time_to_ready_s: float | None
     shutdown_s: float | None
     checks: list[Check]
+
+
+class StackOutcome(StackLaunch):
     records: list[str]  # record ids
     log: str  # relative path
 

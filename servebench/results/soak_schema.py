@@ -12,13 +12,11 @@ CPU sampled inside it, so memory and latency can be plotted against time without
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Literal
 
-from servebench.errors import UserError
-from servebench.results.schema import Check, Latency, Machine, Record, _Model
-from servebench.results.store import RunWriter, check_version
+from servebench.results.schema import Latency, Machine, Record, StackLaunch, _Model
+from servebench.results.store import RunWriter, read_versioned
 
 
 class ProcessWindow(_Model):
@@ -79,17 +77,7 @@ class SoakProcess(_Model):
     cmdline: str
 
 
-class SoakRecord(_Model):
-    stack: str
-    title: str
-    status: Literal["ok", "failed"]
-    reason: str | None
-    log_tail: str | None
-    knobs: dict[str, object]
-    command: list[str]
-    time_to_ready_s: float | None
-    shutdown_s: float | None
-    checks: list[Check]
+class SoakRecord(StackLaunch):
     workload: str
     users: int
     target_rps: float | None
@@ -169,21 +157,12 @@ class SoakWriter(RunWriter):
         self._write(self.root / "soak.json", run.model_dump(mode="json"))
 
     def write_stack(self, record: SoakRecord) -> None:
-        path = self.root / "stacks" / f"{record.stack}.json"
-        if path.exists():
-            raise FileExistsError(path)
-        self._write(path, record.model_dump(mode="json"))
+        self._write_new(self.root / "stacks" / f"{record.stack}.json", record)
 
 
 def load_soak(root: Path) -> tuple[SoakRun, list[SoakRecord]]:
     """A soak directory, validated; refuses unknown or newer schema versions."""
-    path = root / "soak.json"
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
-        raise UserError(f"{path}: not a servebench soak run ({error})") from None
-    check_version(data, path)
-    run = SoakRun.model_validate(data)
+    run = SoakRun.model_validate(read_versioned(root / "soak.json", "soak run"))
     records = [SoakRecord.model_validate_json((root / "stacks" / f"{name}.json").read_text())
                for name in run.stacks]
     return run, records

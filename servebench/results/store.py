@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from servebench.errors import UserError
 from servebench.results.schema import SCHEMA_HISTORY, SCHEMA_VERSION, Record, Run
 
@@ -32,11 +34,26 @@ class RunWriter:
     def write_run(self, run: Run) -> None:
         self._write(self.root / "run.json", run.model_dump(mode="json"))
 
-    def write_record(self, record: Record) -> None:
-        path = self.root / "records" / f"{record.record_id}.json"
+    def _write_new(self, path: Path, model: BaseModel) -> None:
+        """Records are immutable: writing one twice is a bug, never an update."""
         if path.exists():
             raise FileExistsError(path)
-        self._write(path, record.model_dump(mode="json"))
+        self._write(path, model.model_dump(mode="json"))
+
+    def write_record(self, record: Record) -> None:
+        self._write_new(self.root / "records" / f"{record.record_id}.json", record)
+
+
+def read_versioned(path: Path, kind: str) -> dict[str, Any]:
+    """A result file's JSON, after checking it is one and that its schema version is known."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise UserError(f"{path}: not a servebench {kind} ({error})") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: not a servebench {kind} (not a JSON object)")
+    check_version(data, path)
+    return data
 
 
 def check_version(data: dict[str, Any], path: Path) -> None:
@@ -60,13 +77,7 @@ class LoadedRun:
 
 def load_run(root: Path) -> LoadedRun:
     """A run directory, validated against the schema; refuses unknown or newer versions."""
-    path = root / "run.json"
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
-        raise UserError(f"{path}: not a servebench run ({error})") from None
-    check_version(data, path)
-    run = Run.model_validate(data)
+    run = Run.model_validate(read_versioned(root / "run.json", "run"))
     records = [Record.model_validate_json((root / "records" / f"{rid}.json").read_text())
                for outcome in run.stacks for rid in outcome.records]
     return LoadedRun(root, run, records)
