@@ -90,6 +90,7 @@ class ChurnAPI:
 
     def __init__(self) -> None:
         self.host = ModelService()  # liveness only: the model lives in ChurnModel
+        self.host.freeze_startup_heap()
         self.version: str | None = None
 
     async def __is_ready__(self) -> bool:

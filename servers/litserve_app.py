@@ -123,6 +123,7 @@ def build(settings: dict[str, Any]) -> ls.LitServer:
             metrics.ERRORS.labels(endpoint, error.error).inc()
         return _answer(error)
 
+    host.freeze_startup_heap()  # the API server processes are forked from this one
     return server
 
 

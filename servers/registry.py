@@ -102,7 +102,9 @@ class Stack:
 
 
 def _knobs(**values: Any) -> Knobs:
-    return MappingProxyType(values)
+    # gc_freeze=1: every server process moves its startup heap out of the collector's reach
+    # once the model is loaded (see servers/service.py); on for every stack alike.
+    return MappingProxyType({"gc_freeze": 1, **values})
 
 
 # uvicorn through its Config API (uvloop, httptools, no access log) with a draining shutdown:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -62,6 +63,20 @@ class ModelService:
             time.sleep(delay)  # test knob: makes the not-ready window observable
         self.predictor = Predictor.load(self.profile)
         log.info("model %s loaded (sha256 %s)", self.profile.name, self.predictor.fingerprint)
+        self.freeze_startup_heap()
+
+    def freeze_startup_heap(self) -> None:
+        """Exempt everything alive now from garbage collection (`gc.freeze`), if the knob says so.
+
+        A full collection walks every tracked object: with the frameworks, scikit-learn and the
+        model loaded, one took 80-110 ms on a 2-core machine and, under load, came every few
+        hundred milliseconds (allocations by in-flight requests trigger them); those pauses were
+        the p99. Frozen objects are never walked again; what requests allocate is still
+        collected. Also keeps pages shared copy-on-write across forked workers.
+        """
+        if self.knobs.get("gc_freeze", False):
+            gc.collect()
+            gc.freeze()
 
     def _load_or_exit(self, on_loaded: Callable[[], None] | None = None) -> None:
         try:
@@ -120,6 +135,7 @@ class ModelService:
             "pid": os.getpid(),
             "python": platform.python_version(),
             "blas_threads": {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")},
+            "gc_frozen_objects": gc.get_freeze_count(),  # in the process that answered
             "versions": _versions(),
         }
         if predictor and predictor.slowdown_us:

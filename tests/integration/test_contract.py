@@ -114,6 +114,8 @@ def test_info_reports_the_registry_knobs_and_model(
     assert info["stack"] == server.stack.name
     assert info["knobs"] == dict(server.stack.knobs)
     assert info["model"]["sha256"] == predictor.fingerprint
+    # The process that answered runs with its startup heap frozen (knob gc_freeze).
+    assert info["gc_frozen_objects"] > 10_000
     model = client.get(server.stack.paths["model"]).json()
     assert model["sha256"] == predictor.fingerprint
     assert model["profile"] == predictor.profile

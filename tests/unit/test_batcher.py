@@ -100,6 +100,56 @@ def test_requests_on_their_way_are_awaited_within_max_wait() -> None:
     assert asyncio.run(scenario()) == [2]
 
 
+def test_requests_parsed_in_the_same_loop_round_share_the_model_call() -> None:
+    """Handlers scheduled behind the dispatcher still ride in its batch: it yields a round."""
+
+    async def scenario() -> list[int]:
+        model = SlowModel()
+        model.release.set()
+        batcher = Batcher(model, max_batch_size=64, max_wait_ms=60_000)
+
+        async def request(value: float) -> Predictions:
+            with batcher.arrival():
+                pass  # body read and parsed without waiting
+            return await batcher.submit([value])
+
+        first = asyncio.create_task(request(0.0))
+        await asyncio.sleep(0)  # first has submitted; the dispatcher is scheduled next
+        later = [asyncio.create_task(request(float(i))) for i in range(1, 5)]
+        await asyncio.gather(first, *later)
+        await batcher.close()
+        return model.calls
+
+    assert asyncio.run(scenario()) == [5]
+
+
+def test_gathering_ends_at_max_wait_even_while_arrivals_continue() -> None:
+    """A stream of requests that never reach the queue (bad input) cannot starve it."""
+
+    async def scenario() -> Predictions:
+        model = SlowModel()
+        model.release.set()
+        batcher = Batcher(model, max_batch_size=64, max_wait_ms=20)
+        stop = asyncio.Event()
+
+        async def rejected_requests() -> None:
+            while not stop.is_set():
+                with batcher.arrival():
+                    pass
+                await asyncio.sleep(0)
+
+        noise = asyncio.create_task(rejected_requests())
+        await asyncio.sleep(0)
+        try:
+            return await asyncio.wait_for(batcher.submit([3.0]), timeout=10)
+        finally:
+            stop.set()
+            await noise
+            await batcher.close()
+
+    assert int(asyncio.run(scenario()).classes[0]) == 3
+
+
 def test_a_full_queue_rejects_at_once() -> None:
     async def scenario() -> tuple[int, int]:
         model = SlowModel()
