@@ -20,6 +20,7 @@ from typing import Any
 import psutil
 
 from loadtests.sampling import CpuSample, ProcessSource, Sample, Sampler
+from loadtests.workloads import Generator
 from servers.process import REPO_ROOT, free_port
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
@@ -30,6 +31,7 @@ STARTUP_ALLOWANCE_S = 30.0  # Locust's imports on a busy 2-core machine, with ro
 class GeneratorSettings:
     load_cpus: tuple[int, ...] | None
     workers: int = 0  # 0: a single local Locust process
+    tool: Generator = "locust"  # wrk: see loadtests/wrk_generator.py
 
     def pin(self, argv: list[str]) -> list[str]:
         if not self.load_cpus:

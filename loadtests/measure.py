@@ -1,4 +1,5 @@
-"""One measurement (stack x workload x users x repeat): run Locust, turn its output into a Record."""
+"""One measurement (stack x workload x users x repeat): run the load generator (Locust, or wrk
+where Locust would be the limit) and turn its output into a Record."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
-from loadtests import sampling, server_metrics
-from loadtests.generator import GeneratorSettings, LocustRun, run_locust
+from loadtests import sampling, server_metrics, wrk_generator
+from loadtests.generator import GeneratorSettings, run_locust
 from loadtests.recording import RESOLUTION, PhaseTally, add, encode, new_histogram, percentiles_ms
-from loadtests.workloads import PREDICTION_KINDS
+from loadtests.sampling import CpuSample, Sample
+from loadtests.workloads import PREDICTION_KINDS, Step
 from servebench.results.schema import KindStats, Latency, Phase, Record, Resources
 from servers.process import ServerProcess, tail
 from shared_model.cases import GoldenCase
@@ -67,13 +69,14 @@ def phase(data: dict[str, Any], nominal_s: float) -> Phase:
                  failed_latency=latency(combined_failed), kinds=kinds)
 
 
-def resources(run: LocustRun, start: float, end: float, settings: GeneratorSettings,
-              server_cpus: Sequence[int] | None) -> Resources | None:
-    server = sampling.usage(run.samples.get("server", []), start, end)
-    generator = sampling.usage(run.samples.get("generator", []), start, end)
+def resources(samples: dict[str, list[Sample]], cpu_samples: Sequence[CpuSample], start: float,
+              end: float, settings: GeneratorSettings, server_cpus: Sequence[int] | None
+              ) -> Resources | None:
+    server = sampling.usage(samples.get("server", []), start, end)
+    generator = sampling.usage(samples.get("generator", []), start, end)
     if server is None or generator is None:
         return None
-    busy = {name: sampling.cpus_busy(run.cpu_samples, cpus, start, end) if cpus else None
+    busy = {name: sampling.cpus_busy(cpu_samples, cpus, start, end) if cpus else None
             for name, cpus in (("server", server_cpus), ("load", settings.load_cpus))}
     return Resources(
         server_cpu_percent=server.cpu_percent, server_rss_mb=server.rss_max_bytes / 2**20,
@@ -85,7 +88,9 @@ def resources(run: LocustRun, start: float, end: float, settings: GeneratorSetti
 
 
 def _flags(measured: Phase, warmup: Phase, users: int, res: Resources | None,
-           rows_locust: int, rows_server: float | None, bound: bool) -> list[str]:
+           rows_locust: int, rows_server: float | None, bound: bool, slack: int = 0) -> list[str]:
+    """`slack`: rows the server may have predicted beyond the generator's count (requests in
+    flight when a generator that cannot drain stopped)."""
     flags = []
     if bound:
         flags.append("generator_bound")
@@ -93,7 +98,7 @@ def _flags(measured: Phase, warmup: Phase, users: int, res: Resources | None,
         flags.append("not_drained")
     if rows_server is None:
         flags.append("no_server_metrics")
-    elif rows_server != rows_locust:
+    elif not 0 <= rows_server - rows_locust <= slack:
         flags.append("count_mismatch")
     if measured.users < users:
         flags.append("users_short")
@@ -124,6 +129,9 @@ def locust_plan(server: ServerProcess, workload: str, seed: str, golden: Sequenc
 def measure(server: ServerProcess, workload: str, users: int, repeat: int, golden: Sequence[GoldenCase],
             settings: MeasureSettings, run_root: Path, time_to_ready_s: float) -> Record:
     record_id = f"{server.stack.name}__{workload}__u{users}__r{repeat}"
+    if settings.generator.tool == "wrk":
+        return _measure_wrk(server, workload, users, repeat, golden, settings, run_root,
+                            time_to_ready_s, record_id)
     raw_dir = run_root / "locust" / record_id
     plan = locust_plan(server, workload, f"{workload}-{users}-{repeat}", golden, settings)
     run = run_locust(plan, users, settings.generator, raw_dir, server.processes)
@@ -137,8 +145,8 @@ def measure(server: ServerProcess, workload: str, users: int, repeat: int, golde
     measured_data = out["phases"]["measured"]
     measured = phase(measured_data, settings.measure_s)
     # CPU and memory while every user was sending: from the gate opening to its closing.
-    res = resources(run, measured_data["opened_at"], measured_data["paused_at"], settings.generator,
-                    server.cpus)
+    res = resources(run.samples, run.cpu_samples, measured_data["opened_at"],
+                    measured_data["paused_at"], settings.generator, server.cpus)
     scraped = out["metrics_before"] is not None and out["metrics_after"] is not None
     metrics = server_metrics.delta(out["metrics_before"], out["metrics_after"]) if scraped else None
     rows_locust = sum(measured.kinds[k].rows for k in PREDICTION_KINDS if k in measured.kinds)
@@ -154,3 +162,73 @@ def measure(server: ServerProcess, workload: str, users: int, repeat: int, golde
         rows_locust=rows_locust, rows_server=rows_server,
         raw_dir=str(raw_dir.relative_to(run_root)),
     )
+
+
+def _measure_wrk(server: ServerProcess, workload: str, users: int, repeat: int,
+                 golden: Sequence[GoldenCase], settings: MeasureSettings, run_root: Path,
+                 time_to_ready_s: float, record_id: str) -> Record:
+    step = wrk_generator.single_step(workload)
+    raw_dir = run_root / "wrk" / record_id
+    raw_dir.mkdir(parents=True, exist_ok=False)
+    cases = [{"request": case.request} for case in golden]
+    payloads = wrk_generator.bodies(step, cases, f"{workload}-{users}-{repeat}")
+    metrics_url = server.url + server.stack.paths["metrics"]
+    log = raw_dir / "wrk.log"
+    phases = {}
+    texts: list[str | None] = []
+    settled: list[bool] = []
+    for name, seconds in (("warmup", settings.warmup_s), ("measured", settings.measure_s)):
+        out = raw_dir / f"{name}.json"
+        script_path = raw_dir / f"{name}.lua"
+        script_path.write_text(wrk_generator.script(step, dict(server.stack.paths), payloads, out))
+        run = wrk_generator.run_phase(settings.generator, server.url, users, seconds, script_path,
+                                      out, log, server.processes)
+        text, drained = wrk_generator.settle(metrics_url, settings.drain_timeout_s)
+        texts.append(text)
+        settled.append(drained)
+        if run.result is None:
+            reason = ("wrk timed out" if run.exit_code is None else
+                      f"wrk gave no result (exit {run.exit_code})")
+            raise MeasurementFailed(f"{record_id}: {reason}", tail(log))
+        phases[name] = run
+    nominal = {name: float(max(1, round(s))) for name, s in (("warmup", settings.warmup_s),
+                                                             ("measured", settings.measure_s))}
+    warmup = _wrk_phase(phases["warmup"].result or {}, step, users, nominal["warmup"], settled[0])
+    measured_run = phases["measured"]
+    measured = _wrk_phase(measured_run.result or {}, step, users, nominal["measured"], settled[1])
+    res = resources(measured_run.samples, measured_run.cpu_samples, measured_run.started_at,
+                    measured_run.ended_at, settings.generator, server.cpus)
+    before, after = texts
+    metrics = server_metrics.delta(before, after) if before is not None and after is not None else None
+    rows_generator = measured.kinds[step.kind].rows
+    rows_server = server_metrics.success_rows(metrics) if metrics else None
+    bound = res is not None and res.generator_max_process_cpu_percent > settings.generator_bound_percent
+    slack = users * wrk_generator.rows_per_request(step)
+    return Record(
+        record_id=record_id, stack=server.stack.name, workload=workload, users=users, repeat=repeat,
+        knobs=dict(server.stack.knobs), command=server.command(), generator="wrk",
+        locust_commands=[p.command for p in phases.values()], locust_workers=0,
+        time_to_ready_s=time_to_ready_s, shutdown_s=None, warmup=warmup, measured=measured,
+        resources=res, server_metrics=metrics, generator_bound=bound,
+        flags=_flags(measured, warmup, users, res, rows_generator, rows_server, bound, slack),
+        rows_locust=rows_generator, rows_server=rows_server,
+        raw_dir=str(raw_dir.relative_to(run_root)),
+    )
+
+
+def _wrk_phase(result: dict[str, Any], step: Step, users: int, nominal_s: float,
+               drained: bool) -> Phase:
+    errors = result["errors"]
+    failures = {f"transport_{k}": v for k, v in errors.items() if k != "status" and v}
+    if errors["status"]:
+        failures["status_not_2xx"] = errors["status"]
+    requests = result["requests"] + errors["connect"]
+    ok = result["requests"] - errors["status"]
+    seconds = result["duration_us"] / 1e6
+    times = latency(wrk_generator.histogram(result["latency_us"]))
+    empty = latency(new_histogram())
+    kind = KindStats(requests=requests, rows=ok * wrk_generator.rows_per_request(step),
+                     failures=failures, latency=times, failed_latency=empty)
+    return Phase(users=users, nominal_s=nominal_s, duration_s=seconds, drained=drained,
+                 requests=requests, failures=failures, rps=ok / seconds if seconds > 0 else 0.0,
+                 latency=times, failed_latency=empty, kinds={step.kind: kind})

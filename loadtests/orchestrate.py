@@ -35,6 +35,7 @@ from shared_model.profiles import PROFILES
 STACK_OVERHEAD_S = 12.0  # 5 s for the FastAPI stacks, 15-18 s for BentoML and LitServe
 LOCUST_OVERHEAD_S = 2.0
 WORKER_OVERHEAD_S = 3.0
+WRK_OVERHEAD_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -55,8 +56,11 @@ class RunConfig:
         return [(r, w, u) for r in range(1, p.repeats + 1) for w in p.workloads for u in p.users]
 
     def measurement_s(self) -> float:
+        p = self.profile
+        if p.generator == "wrk":  # whole seconds per phase, and a settle after each
+            return max(1, round(p.warmup_s)) + max(1, round(p.measure_s)) + WRK_OVERHEAD_S
         overhead = LOCUST_OVERHEAD_S + (WORKER_OVERHEAD_S if self.locust_workers else 0.0)
-        return self.profile.warmup_s + self.profile.measure_s + overhead
+        return p.warmup_s + p.measure_s + overhead
 
     def estimate_s(self) -> float:
         return len(self.stacks) * (STACK_OVERHEAD_S + len(self.measurements()) * self.measurement_s())
@@ -100,7 +104,8 @@ def _run_stack(name: str, config: RunConfig, writer: RunWriter, golden: Sequence
                            log_path=log)
     p = config.profile
     settings = MeasureSettings(p.warmup_s, p.measure_s, p.drain_timeout_s,
-                               GeneratorSettings(config.load_cpus, config.locust_workers),
+                               GeneratorSettings(config.load_cpus, config.locust_workers,
+                                                 config.profile.generator),
                                config.generator_bound_percent)
     state = _StackRun()
     shutdown: float | None = None
@@ -167,7 +172,7 @@ def orchestrate(config: RunConfig, observer: Observer | None = None) -> tuple[Pa
             load_cpus=list(config.load_cpus) if config.load_cpus else None,
             locust_workers=config.locust_workers,
             generator_bound_percent=config.generator_bound_percent,
-            sample_interval_s=config.sample_interval_s,
+            sample_interval_s=config.sample_interval_s, generator=p.generator,
         ),
         stacks=[],
     )

@@ -1,4 +1,4 @@
-"""`servebench run`: measure the selected stacks under identical Locust workloads.
+"""`servebench run`: measure the selected stacks under identical workloads (Locust, or wrk).
 
 Effective settings: the run profile's declarations, then SERVEBENCH_* environment, then flags.
 """
@@ -10,14 +10,15 @@ import dataclasses
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
+from loadtests import wrk_generator
 from loadtests.orchestrate import Observer, RunConfig, default_cpus, orchestrate
-from loadtests.workloads import RUN_PROFILES, WORKLOADS
+from loadtests.workloads import RUN_PROFILES, WORKLOADS, Generator
 from servebench.commands.summary_table import print_summary
 from servebench.errors import UserError
 from servebench.results.schema import Record, StackOutcome
@@ -51,6 +52,8 @@ def register(subparsers: Any) -> None:
                         help="e.g. 0 (default: every other CPU)")
     parser.add_argument("--locust-workers", type=int, default=int(env("SERVEBENCH_LOCUST_WORKERS", "0")),
                         help="0: one local Locust process; N: Locust master + N workers")
+    parser.add_argument("--generator", choices=get_args(Generator),
+                        help="locust or wrk (single-kind workloads only); default: the profile's")
     parser.add_argument("--results-dir", default=env("SERVEBENCH_RESULTS", "results"))
     parser.set_defaults(func=run)
 
@@ -61,17 +64,29 @@ def config_from(args: argparse.Namespace) -> RunConfig:
         "workloads": tuple(args.workloads) if args.workloads else None,
         "users": tuple(args.users) if args.users else None,
         "repeats": args.repeats, "warmup_s": args.warmup_s, "measure_s": args.measure_s,
+        "generator": args.generator,
     }.items() if v is not None}
     if overrides.get("repeats", 1) < 1 or any(u < 1 for u in overrides.get("users", ())):
         raise UserError("--repeats and --users must be at least 1")
     if args.locust_workers < 0:
         raise UserError("--locust-workers must be 0 or more")
+    effective = dataclasses.replace(profile, **overrides)
+    if effective.generator == "wrk":
+        if not wrk_generator.available():
+            raise UserError("wrk is not installed: `make sysdeps` installs it (Debian package wrk)")
+        if args.locust_workers:
+            raise UserError("--locust-workers applies to the locust generator, not wrk")
+        try:
+            for workload in effective.workloads:
+                wrk_generator.single_step(workload)
+        except wrk_generator.WrkUnsupported as error:
+            raise UserError(str(error)) from None
     server_cpus, load_cpus = default_cpus()
     server_cpus = _cpus(args.server_cpus) or server_cpus
     load_cpus = _cpus(args.load_cpus) or load_cpus
     if server_cpus and load_cpus and set(server_cpus) & set(load_cpus):
         raise UserError(f"server CPUs {server_cpus} and load CPUs {load_cpus} overlap")
-    return RunConfig(profile=dataclasses.replace(profile, **overrides), stacks=tuple(args.stacks),
+    return RunConfig(profile=effective, stacks=tuple(args.stacks),
                      model=args.model, server_cpus=server_cpus, load_cpus=load_cpus,
                      locust_workers=args.locust_workers, results_dir=Path(args.results_dir))
 
@@ -135,7 +150,8 @@ def run(args: argparse.Namespace) -> int:
         f"{len(p.workloads)} workloads x users {list(p.users)} x {p.repeats} repeats = "
         f"{len(config.stacks) * len(config.measurements())} measurements of {p.warmup_s:g}s warm-up + "
         f"{p.measure_s:g}s; server CPUs {config.server_cpus}, load CPUs {config.load_cpus}, "
-        f"Locust workers {config.locust_workers}; estimate {config.estimate_s() / 60:.1f} min")
+        f"generator {p.generator}" + (f" ({config.locust_workers} workers)" if config.locust_workers
+                                      else "") + f"; estimate {config.estimate_s() / 60:.1f} min")
     observer = RichObserver(console, config)
     started = time.monotonic()
     affinity = os.sched_getaffinity(0)

@@ -13,6 +13,7 @@ from servebench.report.leaderboard import leaderboard, mark
 from servebench.report.parity import load_generator, parity
 from servebench.report.ratios import reference_stack, sentences
 from servebench.report.robustness import GROUPS, robustness
+from servebench.report.targets import judge_targets
 from servebench.report.view import RunView
 from servebench.results.schema import FLAGS, SCHEMA_VERSION, Record
 
@@ -89,6 +90,7 @@ def run_context(view: RunView, reference: str | None = None,
         "parity": parity(view),
         "robustness": robustness(view),
         "ceiling": ceiling_rows(view),
+        "targets": judge_targets(view),
         "robustness_groups": GROUPS,
         "load_generator": load_generator(view),
         "failed": [o for o in run.stacks if o.status == "failed"],

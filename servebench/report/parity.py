@@ -57,7 +57,13 @@ def parity(view: RunView) -> list[ParityRow]:
 def load_generator(view: RunView) -> str:
     """How the load was made: identical for every stack in a run."""
     s = view.loaded.run.settings
-    workers = f"Locust master + {s.locust_workers} workers" if s.locust_workers else "one Locust process"
-    return (f"{workers}, closed-loop users without think time; {s.warmup_s:g} s recorded warm-up, "
+    if s.generator == "wrk":
+        tool = ("wrk, one thread with one connection per user (a native generator: answers were "
+                "verified before the load, and the server's counter is checked against wrk's)")
+        process = "the wrk process"
+    else:
+        tool = f"Locust master + {s.locust_workers} workers" if s.locust_workers else "one Locust process"
+        process = "one Locust process"
+    return (f"{tool}, closed-loop users without think time; {s.warmup_s:g} s recorded warm-up, "
             f"{s.measure_s:g} s measured, {s.repeats} repeat(s); a measurement is flagged generator-bound "
-            f"above {s.generator_bound_percent:g} % of a core in one Locust process")
+            f"above {s.generator_bound_percent:g} % of a core in {process}")

@@ -17,7 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 SCHEMA_HISTORY: dict[int, str] = {
     1: "first format: run.json plus one record per stack x workload x users x repeat; latency as "
        "base64 HdrHistograms in microseconds (successful and failed answers apart), warm-up and "
@@ -28,16 +28,21 @@ SCHEMA_HISTORY: dict[int, str] = {
     3: "adds soak runs: <run_id>-soak/soak.json (SoakRun) and stacks/<stack>.json (SoakRecord) with "
        "per-window latency histograms, per-process RSS/CPU series, Theil-Sen fits, thresholds "
        "and a verdict; run and capacity directories unchanged",
+    4: "adds `generator` (locust or wrk) to Settings and Record, default locust for older "
+       "files; wrk records keep their raw files under wrk/<record_id>/ and their commands in "
+       "locust_commands; rows_locust is the generator's count whichever it is",
 }
 
 
 # flag -> (one-letter code for narrow tables, meaning)
 FLAGS: dict[str, tuple[str, str]] = {
-    "generator_bound": ("G", "a Locust process used over 90 % of a core: the client may have been the limit"),
+    "generator_bound": ("G", "a load-generator process used over 90 % of a core: the client may have "
+                             "been the limit"),
     "server_cpu_contention": ("S", "other processes used over 20 % of a core on the server's CPUs"),
     "load_cpu_contention": ("L", "other processes used over 20 % of a core on the load generator's CPUs"),
     "not_drained": ("D", "requests were still in flight at a phase boundary after the drain timeout"),
-    "count_mismatch": ("C", "Locust's predicted rows differ from the server's ml_predictions_total delta"),
+    "count_mismatch": ("C", "the generator's predicted rows differ from the server's "
+                            "ml_predictions_total delta (wrk: by more than a request per connection)"),
     "no_server_metrics": ("M", "/metrics did not answer at a phase boundary"),
     "users_short": ("U", "fewer users than declared were running when the measured phase began"),
     "failures": ("F", "some answers were wrong, malformed, errors or transport failures"),
@@ -122,7 +127,8 @@ class Record(_Model):
     repeat: int
     knobs: dict[str, object]
     command: list[str]  # the server's argv, pinning included
-    locust_commands: list[list[str]]
+    generator: Literal["locust", "wrk"] = "locust"
+    locust_commands: list[list[str]]  # the load generator's commands, whichever it is
     locust_workers: int
     time_to_ready_s: float
     shutdown_s: float | None  # known once the stack has stopped
@@ -130,9 +136,9 @@ class Record(_Model):
     measured: Phase
     resources: Resources | None
     server_metrics: ServerMetrics | None
-    generator_bound: bool  # a Locust process was above the threshold: the numbers may be the client's
+    generator_bound: bool  # a generator process was above the threshold: the numbers may be the client's
     flags: list[str]  # see FLAGS
-    rows_locust: int  # successful predicted rows Locust counted in the measured phase
+    rows_locust: int  # successful predicted rows the generator counted in the measured phase
     rows_server: float | None  # the server's ml_predictions_total success delta
     raw_dir: str  # relative to the run directory
 
@@ -186,6 +192,7 @@ class Settings(_Model):
     locust_workers: int
     generator_bound_percent: float
     sample_interval_s: float
+    generator: Literal["locust", "wrk"] = "locust"
 
 
 class Run(_Model):

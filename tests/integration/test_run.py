@@ -65,6 +65,35 @@ def test_a_smoke_run_of_two_stacks_writes_consistent_records(tmp_path: Path) -> 
     assert run.settings.users == list(TINY.users) and run.model["sha256"]
 
 
+def test_wrk_measures_predictions_and_the_ceiling_with_exact_histograms(tmp_path: Path) -> None:
+    stack = "fastapi_batcher"
+    users = 4
+    root, run = orchestrate(_config(tmp_path, (stack,), workloads=("single", "ceiling"),
+                                    users=(users,), warmup_s=1.0, generator="wrk"))
+    assert run.settings.generator == "wrk" and run.stacks[0].status == "ok"
+    records = {r.workload: r for r in load_run(root).records}
+    for record in records.values():
+        measured = record.measured
+        assert record.generator == "wrk" and "wrk" in record.locust_commands[0]
+        assert record.locust_commands[0][-1].startswith("http://127.0.0.1:")
+        assert measured.failures == {} and measured.drained and "count_mismatch" not in record.flags
+        # wrk's own latencies, rank by rank: the histogram holds every answered request.
+        assert measured.latency.count == measured.requests > 0
+        assert percentiles_ms(decode(measured.latency.histogram)) == measured.latency.percentiles_ms
+        assert record.resources is not None and record.resources.generator_cpu_percent > 0
+        assert (root / record.raw_dir / "measured.json").exists()
+    single = records["single"]
+    # wrk cannot drain: the server may also have answered what was in flight when it stopped.
+    assert single.rows_server is not None
+    assert single.rows_locust <= single.rows_server <= single.rows_locust + users
+    assert records["ceiling"].rows_locust == 0 and records["ceiling"].rows_server == 0
+
+
+def test_wrk_refuses_mixed_workloads() -> None:
+    assert main(["run", "--generator", "wrk", "--workloads", "seed_mix", "--stacks",
+                 "fastapi_inline"]) == 1
+
+
 def test_locust_master_with_two_workers_counts_like_the_server(tmp_path: Path) -> None:
     stack = tuple(STACKS)[-1]
     config = dataclasses.replace(_config(tmp_path, (stack,), workloads=("seed_mix",), users=(4,)),
