@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from typing import Any, Literal
 
 import anyio.to_thread
@@ -119,6 +119,7 @@ def create_app(mode: Mode) -> FastAPI:
                 max_wait_ms=float(knobs["max_wait_ms"]),
                 max_queue=int(knobs["max_queue"]),
                 on_queue_wait=metrics.QUEUE_WAIT_SECONDS.observe,
+                inline_below_ms=float(knobs["inline_below_ms"]),
             )
         service.start_loading()
         yield
@@ -170,47 +171,47 @@ def create_app(mode: Mode) -> FastAPI:
     max_inflight = int(knobs["max_inflight"]) if "max_inflight" in knobs else None
     inflight = 0
 
-    @contextmanager
-    def admitted() -> Iterator[None]:
-        nonlocal inflight
-        if max_inflight is not None and inflight >= max_inflight:
-            raise overloaded()
-        inflight += 1
-        try:
-            yield
-        finally:
-            inflight -= 1
-
     async def parsed(request: Request, parse: Callable[[bytes], Any]) -> Any:
         if batcher is None:
             return parse(await _read_body(request))
         with batcher.arrival():
             return parse(await _read_body(request))
 
+    async def answer(request: Request, parse: Callable[[bytes], Any],
+                     rows_of: Callable[[Any], Sequence[Any]]) -> tuple[Any, Predictions]:
+        nonlocal inflight
+        if max_inflight is not None and inflight >= max_inflight:
+            raise overloaded()
+        inflight += 1
+        try:
+            body = await parsed(request, parse)
+            return body, await infer(rows_of(body))
+        finally:
+            inflight -= 1
+
+    single_ok = metrics.PREDICTIONS.labels("single", "success")  # bound once: a hot path
+    batch_ok = metrics.PREDICTIONS.labels("batch", "success")
+
     @app.post(PATHS["predict"], response_model=PredictResponse, responses=_ERRORS,
               openapi_extra=_json_body(PredictRequest))
     async def predict(request: Request) -> Response:
         try:
-            with admitted():
-                row = await parsed(request, parse_single)
-                result = await infer([row])
+            _, result = await answer(request, parse_single, lambda row: [row])
         except ContractError as error:
             metrics.ERRORS.labels("single", error.error).inc()
             return _error_response(error)
-        metrics.PREDICTIONS.labels("single", "success").inc()
+        single_ok.inc()
         return Response(single_payload(result, service.require().version), media_type=JSON)
 
     @app.post(PATHS["batch"], response_model=BatchPredictResponse, responses=_ERRORS,
               openapi_extra=_json_body(BatchPredictRequest))
     async def predict_batch(request: Request) -> Response:
         try:
-            with admitted():
-                batch = await parsed(request, parse_batch)
-                result = await infer(batch.items)
+            batch, result = await answer(request, parse_batch, lambda batch: batch.items)
         except ContractError as error:
             metrics.ERRORS.labels("batch", error.error).inc()
             return _error_response(error)
-        metrics.PREDICTIONS.labels("batch", "success").inc(len(batch.items))
+        batch_ok.inc(len(batch.items))
         return Response(batch_payload(result, service.require().version), media_type=JSON)
 
     @app.get(PATHS["model"], responses=_ERRORS)

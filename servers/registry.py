@@ -184,7 +184,8 @@ _STACK_LIST: tuple[Stack, ...] = (
         "no wait when idle, a bounded queue that answers 503 when full.",
         argv=(*_UVICORN, "servers.fastapi_batcher:app"),
         knobs=_knobs(
-            **_UVICORN_KNOBS, **_LIMITS, max_batch_size=64, max_wait_ms=2.0, max_queue=4096
+            **_UVICORN_KNOBS, **_LIMITS, max_batch_size=64, max_wait_ms=2.0, max_queue=4096,
+            inline_below_ms=1.0,
         ),
         default_port=8004,
         openapi="/openapi.json",

@@ -150,6 +150,28 @@ def test_gathering_ends_at_max_wait_even_while_arrivals_continue() -> None:
     assert int(asyncio.run(scenario()).classes[0]) == 3
 
 
+def test_a_lone_request_runs_on_the_loop_once_the_model_is_known_to_be_fast() -> None:
+    async def scenario() -> tuple[list[str], int]:
+        threads: list[str] = []
+
+        def model(rows: Sequence[float]) -> Predictions:
+            threads.append(threading.current_thread().name)
+            values = np.asarray(rows, dtype=float)
+            return Predictions(classes=values.astype(int), proba=np.column_stack([values, values]))
+
+        batcher = Batcher(model, max_batch_size=64, max_wait_ms=0, inline_below_ms=60_000)
+        await batcher.submit([1.0])  # duration unknown: the model thread
+        await batcher.submit([2.0])  # known to be fast, nothing else queued: on the loop
+        await asyncio.gather(*(batcher.submit([float(i)]) for i in range(3)))  # a batch: thread
+        await batcher.close()
+        return threads, batcher.stats.inline_calls
+
+    threads, inline_calls = asyncio.run(scenario())
+    loop_thread = threading.main_thread().name
+    assert threads[0] != loop_thread and threads[1] == loop_thread and threads[2] != loop_thread
+    assert inline_calls == 1
+
+
 def test_a_full_queue_rejects_at_once() -> None:
     async def scenario() -> tuple[int, int]:
         model = SlowModel()
