@@ -237,7 +237,8 @@ def run_step(server: ServerProcess, golden: Sequence[GoldenCase], settings: Open
         raise MeasurementFailed(f"{step_id}: load generator gave no result (exit codes {run.exit_codes})",
                                 tail(logs[0]) if logs else "")
     start_at = float(output["start_at"])
-    res = resources(run, start_at, start_at + total_s, settings.generator, server.cpus)
+    res = resources(run.samples, run.cpu_samples, start_at, start_at + total_s, settings.generator,
+                    server.cpus)
     problems = _generator_problems(res, output, settings)
     rows, segment_of = Rows.merge(output["processes"])
     windows, offset = [], 0.0
