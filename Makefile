@@ -98,7 +98,7 @@ bench-quick: $(STAMP)
 	$(BIN)/servebench run --profile quick --model $(MODEL)
 
 # Single predictions against each server's own framework ceiling, 1/8/32/64 users, driven by
-# wrk; the report checks fastapi_batcher against its performance targets (~12 min).
+# wrk; the report checks fastapi_batcher against its performance targets (~15 min: 875 s measured on 2 cores).
 bench-perf: $(STAMP) sysdeps
 	$(BIN)/python -m shared_model.training --all
 	$(BIN)/servebench run --profile perf --model $(MODEL)

@@ -20,7 +20,7 @@ from typing import Any
 import psutil
 
 from loadtests.sampling import CpuSample, ProcessSource, Sample, Sampler
-from loadtests.workloads import Generator
+from servebench.results.schema import Generator
 from servers.process import REPO_ROOT, free_port
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")

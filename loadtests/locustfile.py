@@ -13,7 +13,6 @@ import json
 import os
 import random
 import time
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from loadtests.answers import check_batch, check_ready, check_single
 from loadtests.recording import PhaseTally, WindowTallies
+from loadtests.server_metrics import scrape
 from loadtests.workloads import WORKLOADS, Step
 
 PLAN: dict[str, Any] = json.loads(Path(os.environ["SERVEBENCH_LOCUST_PLAN"]).read_text())
@@ -229,12 +229,7 @@ class Controller:
 
 
 def _scrape() -> str | None:
-    """The server's metrics text; None if it cannot answer (the orchestrator records why)."""
-    try:
-        with urllib.request.urlopen(PLAN["host"] + PATHS["metrics"], timeout=10) as answer:
-            return answer.read().decode()
-    except OSError:
-        return None
+    return scrape(PLAN["host"] + PATHS["metrics"])
 
 
 @events.init.add_listener

@@ -126,57 +126,74 @@ def locust_plan(server: ServerProcess, workload: str, seed: str, golden: Sequenc
     }
 
 
+@dataclass(frozen=True)
+class _Taken:
+    """What either generator hands over for one measurement."""
+
+    warmup: Phase
+    measured: Phase
+    resources: Resources | None
+    metrics_before: str | None  # /metrics at the phase boundaries
+    metrics_after: str | None
+    commands: list[list[str]]
+    raw_dir: Path
+    slack: int = 0  # rows the server may count beyond the generator's (wrk cannot drain)
+
+
 def measure(server: ServerProcess, workload: str, users: int, repeat: int, golden: Sequence[GoldenCase],
             settings: MeasureSettings, run_root: Path, time_to_ready_s: float) -> Record:
     record_id = f"{server.stack.name}__{workload}__u{users}__r{repeat}"
-    if settings.generator.tool == "wrk":
-        return _measure_wrk(server, workload, users, repeat, golden, settings, run_root,
-                            time_to_ready_s, record_id)
-    raw_dir = run_root / "locust" / record_id
+    take = _take_wrk if settings.generator.tool == "wrk" else _take_locust
+    taken = take(server, workload, users, repeat, golden, settings, run_root / settings.generator.tool
+                 / record_id)
+    measured, warmup, res = taken.measured, taken.warmup, taken.resources
+    before, after = taken.metrics_before, taken.metrics_after
+    metrics = server_metrics.delta(before, after) if before is not None and after is not None else None
+    rows_generator = sum(measured.kinds[k].rows for k in PREDICTION_KINDS if k in measured.kinds)
+    rows_server = server_metrics.success_rows(metrics) if metrics else None
+    bound = res is not None and res.generator_max_process_cpu_percent > settings.generator_bound_percent
+    return Record(
+        record_id=record_id, stack=server.stack.name, workload=workload, users=users, repeat=repeat,
+        knobs=dict(server.stack.knobs), command=server.command(), generator=settings.generator.tool,
+        locust_commands=taken.commands, locust_workers=settings.generator.workers,
+        time_to_ready_s=time_to_ready_s, shutdown_s=None, warmup=warmup, measured=measured,
+        resources=res, server_metrics=metrics, generator_bound=bound,
+        flags=_flags(measured, warmup, users, res, rows_generator, rows_server, bound, taken.slack),
+        rows_locust=rows_generator, rows_server=rows_server,
+        raw_dir=str(taken.raw_dir.relative_to(run_root)),
+    )
+
+
+def _take_locust(server: ServerProcess, workload: str, users: int, repeat: int,
+                 golden: Sequence[GoldenCase], settings: MeasureSettings, raw_dir: Path) -> _Taken:
     plan = locust_plan(server, workload, f"{workload}-{users}-{repeat}", golden, settings)
     run = run_locust(plan, users, settings.generator, raw_dir, server.processes)
     if run.output is None:
         logs = sorted(raw_dir.glob("*.log"))
         reason = ("load generator timed out" if run.timed_out else
                   f"load generator gave no result (exit codes {run.exit_codes})")
-        raise MeasurementFailed(f"{record_id}: {reason}", tail(logs[0]) if logs else "")
+        raise MeasurementFailed(f"{raw_dir.name}: {reason}", tail(logs[0]) if logs else "")
     out = run.output
-    warmup = phase(out["phases"]["warmup"], settings.warmup_s)
     measured_data = out["phases"]["measured"]
-    measured = phase(measured_data, settings.measure_s)
     # CPU and memory while every user was sending: from the gate opening to its closing.
     res = resources(run.samples, run.cpu_samples, measured_data["opened_at"],
                     measured_data["paused_at"], settings.generator, server.cpus)
-    scraped = out["metrics_before"] is not None and out["metrics_after"] is not None
-    metrics = server_metrics.delta(out["metrics_before"], out["metrics_after"]) if scraped else None
-    rows_locust = sum(measured.kinds[k].rows for k in PREDICTION_KINDS if k in measured.kinds)
-    rows_server = server_metrics.success_rows(metrics) if metrics else None
-    bound = res is not None and res.generator_max_process_cpu_percent > settings.generator_bound_percent
-    return Record(
-        record_id=record_id, stack=server.stack.name, workload=workload, users=users, repeat=repeat,
-        knobs=dict(server.stack.knobs), command=server.command(), locust_commands=run.commands,
-        locust_workers=settings.generator.workers, time_to_ready_s=time_to_ready_s, shutdown_s=None,
-        warmup=warmup, measured=measured, resources=res, server_metrics=metrics,
-        generator_bound=bound,
-        flags=_flags(measured, warmup, users, res, rows_locust, rows_server, bound),
-        rows_locust=rows_locust, rows_server=rows_server,
-        raw_dir=str(raw_dir.relative_to(run_root)),
-    )
+    return _Taken(phase(out["phases"]["warmup"], settings.warmup_s),
+                  phase(measured_data, settings.measure_s), res, out["metrics_before"],
+                  out["metrics_after"], run.commands, raw_dir)
 
 
-def _measure_wrk(server: ServerProcess, workload: str, users: int, repeat: int,
-                 golden: Sequence[GoldenCase], settings: MeasureSettings, run_root: Path,
-                 time_to_ready_s: float, record_id: str) -> Record:
+def _take_wrk(server: ServerProcess, workload: str, users: int, repeat: int,
+              golden: Sequence[GoldenCase], settings: MeasureSettings, raw_dir: Path) -> _Taken:
     step = wrk_generator.single_step(workload)
-    raw_dir = run_root / "wrk" / record_id
     raw_dir.mkdir(parents=True, exist_ok=False)
     cases = [{"request": case.request} for case in golden]
     payloads = wrk_generator.bodies(step, cases, f"{workload}-{users}-{repeat}")
     metrics_url = server.url + server.stack.paths["metrics"]
     log = raw_dir / "wrk.log"
-    phases = {}
-    texts: list[str | None] = []
-    settled: list[bool] = []
+    runs: list[wrk_generator.WrkPhase] = []
+    phases: list[Phase] = []
+    texts: list[str | None] = []  # /metrics once the server settled after each phase
     for name, seconds in (("warmup", settings.warmup_s), ("measured", settings.measure_s)):
         out = raw_dir / f"{name}.json"
         script_path = raw_dir / f"{name}.lua"
@@ -184,36 +201,18 @@ def _measure_wrk(server: ServerProcess, workload: str, users: int, repeat: int,
         run = wrk_generator.run_phase(settings.generator, server.url, users, seconds, script_path,
                                       out, log, server.processes)
         text, drained = wrk_generator.settle(metrics_url, settings.drain_timeout_s)
-        texts.append(text)
-        settled.append(drained)
         if run.result is None:
             reason = ("wrk timed out" if run.exit_code is None else
                       f"wrk gave no result (exit {run.exit_code})")
-            raise MeasurementFailed(f"{record_id}: {reason}", tail(log))
-        phases[name] = run
-    nominal = {name: float(max(1, round(s))) for name, s in (("warmup", settings.warmup_s),
-                                                             ("measured", settings.measure_s))}
-    warmup = _wrk_phase(phases["warmup"].result or {}, step, users, nominal["warmup"], settled[0])
-    measured_run = phases["measured"]
-    measured = _wrk_phase(measured_run.result or {}, step, users, nominal["measured"], settled[1])
+            raise MeasurementFailed(f"{raw_dir.name}: {reason}", tail(log))
+        runs.append(run)
+        phases.append(_wrk_phase(run.result, step, users, wrk_generator.whole_seconds(seconds), drained))
+        texts.append(text)
+    measured_run = runs[1]
     res = resources(measured_run.samples, measured_run.cpu_samples, measured_run.started_at,
                     measured_run.ended_at, settings.generator, server.cpus)
-    before, after = texts
-    metrics = server_metrics.delta(before, after) if before is not None and after is not None else None
-    rows_generator = measured.kinds[step.kind].rows
-    rows_server = server_metrics.success_rows(metrics) if metrics else None
-    bound = res is not None and res.generator_max_process_cpu_percent > settings.generator_bound_percent
-    slack = users * wrk_generator.rows_per_request(step)
-    return Record(
-        record_id=record_id, stack=server.stack.name, workload=workload, users=users, repeat=repeat,
-        knobs=dict(server.stack.knobs), command=server.command(), generator="wrk",
-        locust_commands=[p.command for p in phases.values()], locust_workers=0,
-        time_to_ready_s=time_to_ready_s, shutdown_s=None, warmup=warmup, measured=measured,
-        resources=res, server_metrics=metrics, generator_bound=bound,
-        flags=_flags(measured, warmup, users, res, rows_generator, rows_server, bound, slack),
-        rows_locust=rows_generator, rows_server=rows_server,
-        raw_dir=str(raw_dir.relative_to(run_root)),
-    )
+    return _Taken(phases[0], phases[1], res, texts[0], texts[1], [run.command for run in runs],
+                  raw_dir, slack=users * wrk_generator.rows_per_request(step))
 
 
 def _wrk_phase(result: dict[str, Any], step: Step, users: int, nominal_s: float,

@@ -20,6 +20,7 @@ from loadtests.generator import GeneratorSettings
 from loadtests.measure import MeasurementFailed, MeasureSettings, measure
 from loadtests.verify import verify
 from loadtests.workloads import RunProfile
+from loadtests.wrk_generator import whole_seconds
 from servebench.provenance import git_commit, git_dirty
 from servebench.results.schema import SCHEMA_VERSION, Check, Record, Run, Settings, StackOutcome
 from servebench.results.store import RunWriter
@@ -58,7 +59,7 @@ class RunConfig:
     def measurement_s(self) -> float:
         p = self.profile
         if p.generator == "wrk":  # whole seconds per phase, and a settle after each
-            return max(1, round(p.warmup_s)) + max(1, round(p.measure_s)) + WRK_OVERHEAD_S
+            return whole_seconds(p.warmup_s) + whole_seconds(p.measure_s) + WRK_OVERHEAD_S
         overhead = LOCUST_OVERHEAD_S + (WORKER_OVERHEAD_S if self.locust_workers else 0.0)
         return p.warmup_s + p.measure_s + overhead
 

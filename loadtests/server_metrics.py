@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import urllib.request
+
 from prometheus_client.parser import text_string_to_metric_families
 
 from servebench.results.schema import HistogramDelta, ServerMetrics
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def scrape(url: str) -> str | None:
+    """The server's metrics text; None if it cannot answer (the caller records why)."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            return answer.read().decode()
+    except OSError:
+        return None
 
 
 def parse(text: str) -> Samples:

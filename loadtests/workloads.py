@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal
 
-Generator = Literal["locust", "wrk"]
+from servebench.results.schema import Generator
 
 Kind = Literal["single", "batch", "ready", "health"]
 KINDS: tuple[Kind, ...] = ("single", "batch", "ready", "health")

@@ -26,7 +26,6 @@ import random
 import shutil
 import subprocess
 import time
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,8 +37,8 @@ from hdrh.histogram import HdrHistogram
 from loadtests.generator import GeneratorSettings
 from loadtests.recording import new_histogram
 from loadtests.sampling import CpuSample, ProcessSource, Sample, Sampler
-from loadtests.server_metrics import parse
-from loadtests.workloads import WORKLOADS, Step
+from loadtests.server_metrics import delta, scrape, success_rows
+from loadtests.workloads import PREDICTION_KINDS, WORKLOADS, Step
 
 PAYLOADS = 64  # distinct pre-built requests wrk cycles through
 SETTLE_POLL_S = 0.05
@@ -101,12 +100,12 @@ def single_step(workload: str) -> Step:
 
 
 def rows_per_request(step: Step) -> int:
-    return step.batch_min if step.kind in ("single", "batch") else 0
+    return step.batch_min if step.kind in PREDICTION_KINDS else 0
 
 
 def bodies(step: Step, golden: Sequence[dict[str, Any]], seed: str) -> list[bytes]:
     """Pre-built request bodies, reproducible from the seed (empty for GET probes)."""
-    if step.kind not in ("single", "batch"):
+    if step.kind not in PREDICTION_KINDS:
         return [b""]
     pick = random.Random(seed)
     requests = [json.dumps(case["request"]).encode() for case in golden]
@@ -119,8 +118,13 @@ def bodies(step: Step, golden: Sequence[dict[str, Any]], seed: str) -> list[byte
 def script(step: Step, paths: dict[str, str], payloads: Sequence[bytes], out: Path) -> str:
     path = paths[{"single": "predict"}.get(step.kind, step.kind)]
     lua_bodies = ", ".join(f"[==[{b.decode()}]==]" for b in payloads)
-    method = "POST" if step.kind in ("single", "batch") else "GET"
+    method = "POST" if step.kind in PREDICTION_KINDS else "GET"
     return _SCRIPT % {"method": method, "path": path, "bodies": lua_bodies, "out": str(out)}
+
+
+def whole_seconds(seconds: float) -> int:
+    """wrk's --duration takes whole seconds (at least one)."""
+    return max(1, round(seconds))
 
 
 def histogram(pairs: Sequence[Sequence[int]]) -> HdrHistogram:
@@ -130,19 +134,8 @@ def histogram(pairs: Sequence[Sequence[int]]) -> HdrHistogram:
     return h
 
 
-def scrape(url: str) -> str | None:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as answer:
-            return answer.read().decode()
-    except OSError:
-        return None
-
-
 def _rows(text: str | None) -> float | None:
-    if text is None:
-        return None
-    return sum(v for (name, labels), v in parse(text).items()
-               if name == "ml_predictions_total" and dict(labels).get("outcome") == "success")
+    return None if text is None else success_rows(delta("", text))  # totals: the delta from zero
 
 
 def settle(metrics_url: str, timeout_s: float) -> tuple[str | None, bool]:
@@ -172,7 +165,7 @@ class WrkPhase:
 def run_phase(settings: GeneratorSettings, url: str, users: int, duration_s: float,
               script_path: Path, out: Path, log: Path, server: ProcessSource) -> WrkPhase:
     """One wrk run: `users` connections for `duration_s`, sampling wrk and the server."""
-    seconds = max(1, round(duration_s))
+    seconds = whole_seconds(duration_s)
     argv = settings.pin(["wrk", "--threads", "1", "--connections", str(users),
                          "--duration", f"{seconds}s", "--timeout", f"{TIMEOUT_S}s",
                          "--script", str(script_path), url])

@@ -8,7 +8,7 @@ Design:
   core this is what makes batches large under load: every request parsed before the model
   call rides in it, instead of each model call taking the two or three requests that
   happened to be parsed the moment the model thread came free. An idle server spends one
-  round (tens of microseconds) and no timer: a lone request is dispatched at once.
+  round (two passes of the loop) and no timer: a lone request is dispatched at once.
 - It also waits for requests whose body is still being received (their handler started, the
   body is not complete): cheap to wait for, they fill the batch.
 - max_wait_ms bounds all of this gathering: the first request of a batch waits for others

@@ -18,10 +18,10 @@ from rich.text import Text
 
 from loadtests import wrk_generator
 from loadtests.orchestrate import Observer, RunConfig, default_cpus, orchestrate
-from loadtests.workloads import RUN_PROFILES, WORKLOADS, Generator
+from loadtests.workloads import RUN_PROFILES, WORKLOADS
 from servebench.commands.summary_table import print_summary
 from servebench.errors import UserError
-from servebench.results.schema import Record, StackOutcome
+from servebench.results.schema import Generator, Record, StackOutcome
 from servers.registry import STACKS
 from shared_model.profiles import PROFILES
 

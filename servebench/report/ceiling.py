@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from servebench.report.stats import Cell
+from servebench.report.stats import peak
 from servebench.report.view import RunView
 
 CEILING = "ceiling"
@@ -27,15 +27,10 @@ class CeilingRow:
     flagged: bool  # a flag on either cell: read with care
 
 
-def _peak(cells: list[Cell]) -> Cell | None:
-    rated = [c for c in cells if c.rps is not None]
-    return max(rated, key=lambda c: c.rps.median if c.rps else 0.0, default=None)
-
-
 def ceiling_rows(view: RunView) -> list[CeilingRow]:
     rows = []
     for stack in view.measured_stacks:
-        single, ceiling = _peak(view.stack_cells(stack, PREDICTION)), _peak(view.stack_cells(stack, CEILING))
+        single, ceiling = peak(view.stack_cells(stack, PREDICTION)), peak(view.stack_cells(stack, CEILING))
         if single is None or ceiling is None or single.rps is None or ceiling.rps is None:
             continue
         rows.append(CeilingRow(

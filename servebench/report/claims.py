@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from servebench.report.fmt import number, ratio, users
-from servebench.report.stats import Cell, overlaps
+from servebench.report.stats import Cell, overlaps, peak
 from servebench.report.view import RunView
 
 Verdict = Literal["supported", "not supported", "not measured"]
@@ -173,10 +173,9 @@ def peak_throughput(view: RunView, claim: str, match: Match, test: Callable[[flo
     evidence, call_times = [], []
     for stack in match.stacks(view):
         cells = [c for c in view.stack_cells(stack, SINGLE) if c.rps is not None]
-        if not cells:
+        best = peak(cells)
+        if best is None or best.rps is None:
             continue
-        best = max(cells, key=lambda c: c.rps.median if c.rps else 0.0)
-        assert best.rps
         call_ms = model_call_ms(cells)
         comparable = call_ms is not None and low <= call_ms <= high
         if call_ms is not None:

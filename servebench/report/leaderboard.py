@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from servebench.report.fmt import Shown, percent, plain, shown
-from servebench.report.stats import Cell
+from servebench.report.stats import peak
 from servebench.report.view import RunView
 from servebench.results.schema import FLAGS
 from servebench.results.summary import Spread
@@ -36,15 +36,10 @@ class LeaderRow:
     ready_s: Shown
 
 
-def _peak(cells: list[Cell]) -> Cell | None:
-    rated = [c for c in cells if c.rps is not None]
-    return max(rated, key=lambda c: c.rps.median if c.rps else 0.0, default=None)
-
-
 def row(view: RunView, stack: str, workload: str) -> LeaderRow:
     cells = view.stack_cells(stack, workload)
     by_users = {c.users: c for c in cells}
-    peak = _peak(cells)
+    best = peak(cells)
     requests = sum(c.requests for c in cells)
     failures = sum(c.failures for c in cells)
     rate = failures / requests if requests else None
@@ -61,11 +56,11 @@ def row(view: RunView, stack: str, workload: str) -> LeaderRow:
     return LeaderRow(
         stack=stack, title=view.title(stack), status=view.status(stack),
         reason=outcome.reason if outcome else "the run ended before this stack",
-        peak=shown(peak.rps, 0, marks(peak.flags)) if peak else Shown("–", "", None),
-        peak_users=peak.users if peak else None,
+        peak=shown(best.rps, 0, marks(best.flags)) if best else Shown("–", "", None),
+        peak_users=best.users if best else None,
         p50=[level(u, "p50_ms") for u in view.users], p99=[level(u, "p99_ms") for u in view.users],
         error_rate=Shown(percent(rate), f"{failures:,}/{requests:,}" if requests else "", rate),
-        cpu_s_per_1k=shown(peak.cpu_s_per_1k, 2) if peak else Shown("–", "", None),
+        cpu_s_per_1k=shown(best.cpu_s_per_1k, 2) if best else Shown("–", "", None),
         rss_mb=Shown(f"{rss.high:,.0f}", "peak", rss.high) if rss else Shown("–", "", None),
         ready_s=plain(ready, 2, " s"),
     )

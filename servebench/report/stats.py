@@ -73,6 +73,12 @@ class Cell:
         return self.failures / self.requests if self.requests else None
 
 
+def peak(cells: Iterable[Cell]) -> Cell | None:
+    """The level with the highest median throughput; None if no level has one."""
+    rated = [c for c in cells if c.rps is not None]
+    return max(rated, key=lambda c: c.rps.median if c.rps else 0.0, default=None)
+
+
 def cell(records: Sequence[Record]) -> Cell:
     first = records[0]
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Literal
 
-from servebench.report.stats import Cell
+from servebench.report.ceiling import CEILING, PREDICTION
+from servebench.report.stats import Cell, peak
 from servebench.report.view import RunView
 from servebench.results.summary import Spread
 
@@ -21,8 +23,6 @@ INLINE = "fastapi_inline"
 THREADPOOL = "fastapi_threadpool"
 PEERS = ("bentoml", "bentoml_nobatch", "litserve", "litserve_nobatch")
 LOADED = (32, 64)
-WORKLOAD = "single"
-CEILING = "ceiling"
 
 Verdict = Literal["met", "missed", "not measured", "generator-bound"]
 
@@ -55,13 +55,8 @@ def _judge(target: str, users: int | None, ours: Cell | None, theirs: Cell | Non
     return Judged(target, users, ratio, bound, "met" if met else "missed", detail)
 
 
-def _peak(cells: list[Cell]) -> Cell | None:
-    rated = [c for c in cells if c.rps is not None]
-    return max(rated, key=lambda c: c.rps.median if c.rps else 0.0, default=None)
-
-
 def _best_peer(view: RunView, users: int) -> Cell | None:
-    cells = [c for s in PEERS if (c := view.cell(s, WORKLOAD, users)) is not None and c.rps]
+    cells = [c for s in PEERS if (c := view.cell(s, PREDICTION, users)) is not None and c.rps]
     return max(cells, key=lambda c: c.rps.median if c.rps else 0.0, default=None)
 
 
@@ -70,22 +65,20 @@ def judge_targets(view: RunView) -> list[Judged]:
     if OURS not in view.measured_stacks:
         return []
     cell = view.cell
-    rps: Callable[[Cell], Spread | None] = lambda c: c.rps  # noqa: E731
-    p50: Callable[[Cell], Spread | None] = lambda c: c.p50_ms  # noqa: E731
-    p99: Callable[[Cell], Spread | None] = lambda c: c.p99_ms  # noqa: E731
+    rps, p50, p99 = attrgetter("rps"), attrgetter("p50_ms"), attrgetter("p99_ms")
     judged = [_judge("p50 at 1 user against fastapi_inline: no fixed wait when idle", 1,
-                     cell(OURS, WORKLOAD, 1), cell(INLINE, WORKLOAD, 1), p50, 1.15, True,
+                     cell(OURS, PREDICTION, 1), cell(INLINE, PREDICTION, 1), p50, 1.15, True,
                      "fastapi_inline's p50 at 1 user")]
     for users in LOADED:
         peer = _best_peer(view, users)
         judged.append(_judge("throughput against the best BentoML or LitServe variant", users,
-                             cell(OURS, WORKLOAD, users), peer, rps, 4.0, False,
+                             cell(OURS, PREDICTION, users), peer, rps, 4.0, False,
                              f"best peer: {peer.stack}" if peer else "no peer measured"))
     for users in LOADED:
-        judged.append(_judge("p99 against fastapi_threadpool", users, cell(OURS, WORKLOAD, users),
-                             cell(THREADPOOL, WORKLOAD, users), p99, 0.5, True,
+        judged.append(_judge("p99 against fastapi_threadpool", users, cell(OURS, PREDICTION, users),
+                             cell(THREADPOOL, PREDICTION, users), p99, 0.5, True,
                              "fastapi_threadpool's p99"))
-    ours, ceiling = _peak(view.stack_cells(OURS, WORKLOAD)), _peak(view.stack_cells(OURS, CEILING))
+    ours, ceiling = peak(view.stack_cells(OURS, PREDICTION)), peak(view.stack_cells(OURS, CEILING))
     judged.append(_judge("peak predictions against the same server's framework ceiling",
                          ours.users if ours else None, ours, ceiling, rps, 0.6, False,
                          f"ceiling peak at {ceiling.users} users" if ceiling else "no ceiling measured"))

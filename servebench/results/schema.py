@@ -17,6 +17,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+Generator = Literal["locust", "wrk"]  # the load generators a run can use
+
 SCHEMA_VERSION = 4
 SCHEMA_HISTORY: dict[int, str] = {
     1: "first format: run.json plus one record per stack x workload x users x repeat; latency as "
@@ -127,7 +129,7 @@ class Record(_Model):
     repeat: int
     knobs: dict[str, object]
     command: list[str]  # the server's argv, pinning included
-    generator: Literal["locust", "wrk"] = "locust"
+    generator: Generator = "locust"
     locust_commands: list[list[str]]  # the load generator's commands, whichever it is
     locust_workers: int
     time_to_ready_s: float
@@ -192,7 +194,7 @@ class Settings(_Model):
     locust_workers: int
     generator_bound_percent: float
     sample_interval_s: float
-    generator: Literal["locust", "wrk"] = "locust"
+    generator: Generator = "locust"
 
 
 class Run(_Model):

@@ -29,7 +29,8 @@ def compose_cli() -> list[str] | None:
 def run_config(env_file: str, extra_env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     cli = compose_cli()
     if cli is None:
-        pytest.skip("no compose CLI (docker-compose or the docker compose plugin); `make sysdeps` adds one")
+        # `make test` installs docker-compose (make sysdeps): without it the install is broken.
+        pytest.fail("no compose CLI (docker-compose or the docker compose plugin); run `make sysdeps`")
     env = {k: v for k, v in os.environ.items() if not k.startswith("GF_")}
     env.update(extra_env)
     return subprocess.run(
