@@ -42,9 +42,11 @@ class Tally:
 def _client(server: ServerProcess, stop: threading.Event, tally: Tally) -> None:
     """Send until told to stop or until the server refuses new connections."""
     conn: http.client.HTTPConnection | None = None
+    answered_here = 0  # answers on the current connection
     while not stop.is_set():
         if conn is None:
             conn = http.client.HTTPConnection(server.host, server.port, timeout=30)
+            answered_here = 0
             try:
                 conn.connect()
             except ConnectionRefusedError:
@@ -68,10 +70,14 @@ def _client(server: ServerProcess, stop: threading.Event, tally: Tally) -> None:
             response = conn.getresponse()
             response.read()
         except (OSError, http.client.HTTPException):
-            tally.add("unanswered")  # sent, then the connection closed with no (full) answer
+            # Sent, then the connection closed with no (full) answer. On a connection already
+            # answered, the server closed it as this request arrived (the keep-alive race); on a
+            # new one, no worker ever read it (it sat in the listen backlog as accepting stopped).
+            tally.add("unanswered_reused" if answered_here else "unanswered_new")
             conn.close()
             conn = None
             continue
+        answered_here += 1
         tally.add("ok" if response.status == 200 else f"status_{response.status}")
         if response.will_close:
             conn.close()

@@ -28,8 +28,14 @@ def test_sigterm_under_load_drains_cleanly(name: str) -> None:
     if "drain_s" in STACKS[name].knobs:
         assert result.lost == 0, result  # draining shutdown: nothing sent is dropped
     else:
-        # At most the one request racing the close of each connection can be lost.
-        assert result.lost <= 4, result
+        # A client holds one connection at a time, so it can meet each way of losing a request
+        # at most once: its keep-alive connection closed as a request arrives, then a new
+        # connection left in the listen backlog when the listener closes (gunicorn and BentoML's
+        # arbiter stop accepting before they close it).
+        assert set(result.outcomes) <= {"ok", "refused", "connect_error", "send_failed",
+                                        "unanswered_reused", "unanswered_new"}, result
+        assert result.outcomes.get("unanswered_reused", 0) <= 4, result
+        assert result.outcomes.get("unanswered_new", 0) <= 4, result
     assert server.proc is not None and server.proc.returncode is not None
 
 
