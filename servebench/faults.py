@@ -71,8 +71,9 @@ def _client(server: ServerProcess, stop: threading.Event, tally: Tally) -> None:
             response.read()
         except (OSError, http.client.HTTPException):
             # Sent, then the connection closed with no (full) answer. On a connection already
-            # answered, the server closed it as this request arrived (the keep-alive race); on a
-            # new one, no worker ever read it (it sat in the listen backlog as accepting stopped).
+            # answered, the server closed it as this request arrived (the keep-alive race). On a
+            # new one, no worker answered: as measured, it sat in the listen backlog after
+            # accepting stopped, and was reset with the others when the listener closed.
             tally.add("unanswered_reused" if answered_here else "unanswered_new")
             conn.close()
             conn = None
