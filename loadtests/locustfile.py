@@ -27,7 +27,7 @@ from locust.runners import MasterRunner, WorkerRunner
 from loadtests.answers import check_batch, check_ready, check_single
 from loadtests.recording import PhaseTally, WindowTallies
 from loadtests.server_metrics import scrape
-from loadtests.workloads import WORKLOADS, Step
+from loadtests.workloads import WORKLOADS, Step, batch_body
 
 PLAN: dict[str, Any] = json.loads(Path(os.environ["SERVEBENCH_LOCUST_PLAN"]).read_text())
 WORKLOAD = WORKLOADS[PLAN["workload"]]
@@ -107,7 +107,7 @@ class ServebenchUser(FastHttpUser):
     def batch(self, step: Step) -> None:
         picks = [self.random.choice(GOLDEN) for _ in range(self.random.randint(step.batch_min,
                                                                                step.batch_max))]
-        body = b'{"items":[' + b",".join(p[0] for p in picks) + b"]}"
+        body = batch_body(p[0] for p in picks)
         expected = [p[1] for p in picks]
         self._send("batch", PATHS["batch"], body, len(picks), lambda b: check_batch(b, expected))
 

@@ -187,8 +187,7 @@ def _take_wrk(server: ServerProcess, workload: str, users: int, repeat: int,
               golden: Sequence[GoldenCase], settings: MeasureSettings, raw_dir: Path) -> _Taken:
     step = wrk_generator.single_step(workload)
     raw_dir.mkdir(parents=True, exist_ok=False)
-    cases = [{"request": case.request} for case in golden]
-    payloads = wrk_generator.bodies(step, cases, f"{workload}-{users}-{repeat}")
+    payloads = wrk_generator.bodies(step, [case.request for case in golden], f"{workload}-{users}-{repeat}")
     metrics_url = server.url + server.stack.paths["metrics"]
     log = raw_dir / "wrk.log"
     runs: list[wrk_generator.WrkPhase] = []

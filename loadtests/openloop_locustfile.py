@@ -34,7 +34,7 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from loadtests.answers import check_batch, check_ready, check_single
 from loadtests.arrivals import Segment, schedule
-from loadtests.workloads import WORKLOADS
+from loadtests.workloads import WORKLOADS, batch_body
 
 PLAN: dict[str, Any] = json.loads(Path(os.environ["SERVEBENCH_LOCUST_PLAN"]).read_text())
 WORKLOAD = WORKLOADS[PLAN["workload"]]
@@ -93,7 +93,7 @@ class OpenLoopUser(FastHttpUser):
         if step.kind == "batch":
             picks = [self.random.choice(GOLDEN)
                      for _ in range(self.random.randint(step.batch_min, step.batch_max))]
-            body: bytes | None = b'{"items":[' + b",".join(p[0] for p in picks) + b"]}"
+            body: bytes | None = batch_body(p[0] for p in picks)
             expected = [p[1] for p in picks]
             path, check = PATHS["batch"], check_batch
         elif step.kind == "single":

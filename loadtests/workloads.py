@@ -8,7 +8,7 @@ the previous answer arrives, so the offered load is set by the number of users.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal
@@ -18,6 +18,15 @@ from servebench.results.schema import Generator
 Kind = Literal["single", "batch", "ready", "health"]
 KINDS: tuple[Kind, ...] = ("single", "batch", "ready", "health")
 PREDICTION_KINDS: tuple[Kind, ...] = ("single", "batch")
+# The contract path (servers/contract.py PATHS) each kind is sent to.
+PATH_OF: Mapping[Kind, str] = MappingProxyType(
+    {"single": "predict", "batch": "batch", "ready": "ready", "health": "health"}
+)
+
+
+def batch_body(items: Iterable[bytes]) -> bytes:
+    """A batch request from single requests already encoded: joined, never re-encoded."""
+    return b'{"items":[' + b",".join(items) + b"]}"
 
 
 @dataclass(frozen=True)

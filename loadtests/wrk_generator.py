@@ -38,7 +38,7 @@ from loadtests.generator import GeneratorSettings
 from loadtests.recording import new_histogram
 from loadtests.sampling import CpuSample, ProcessSource, Sample, Sampler
 from loadtests.server_metrics import delta, scrape, success_rows
-from loadtests.workloads import PREDICTION_KINDS, WORKLOADS, Step
+from loadtests.workloads import PATH_OF, PREDICTION_KINDS, WORKLOADS, Step, batch_body
 
 PAYLOADS = 64  # distinct pre-built requests wrk cycles through
 SETTLE_POLL_S = 0.05
@@ -104,19 +104,19 @@ def rows_per_request(step: Step) -> int:
 
 
 def bodies(step: Step, golden: Sequence[dict[str, Any]], seed: str) -> list[bytes]:
-    """Pre-built request bodies, reproducible from the seed (empty for GET probes)."""
+    """Pre-built request bodies from the golden requests, reproducible from the seed (empty
+    for GET probes)."""
     if step.kind not in PREDICTION_KINDS:
         return [b""]
     pick = random.Random(seed)
-    requests = [json.dumps(case["request"]).encode() for case in golden]
+    requests = [json.dumps(request).encode() for request in golden]
     if step.kind == "single":
         return [pick.choice(requests) for _ in range(PAYLOADS)]
-    return [b'{"items":[' + b",".join(pick.choice(requests) for _ in range(step.batch_min)) + b"]}"
-            for _ in range(PAYLOADS)]
+    return [batch_body(pick.choice(requests) for _ in range(step.batch_min)) for _ in range(PAYLOADS)]
 
 
 def script(step: Step, paths: dict[str, str], payloads: Sequence[bytes], out: Path) -> str:
-    path = paths[{"single": "predict"}.get(step.kind, step.kind)]
+    path = paths[PATH_OF[step.kind]]
     lua_bodies = ", ".join(f"[==[{b.decode()}]==]" for b in payloads)
     method = "POST" if step.kind in PREDICTION_KINDS else "GET"
     return _SCRIPT % {"method": method, "path": path, "bodies": lua_bodies, "out": str(out)}
@@ -142,12 +142,16 @@ def settle(metrics_url: str, timeout_s: float) -> tuple[str | None, bool]:
     """Wait until the server's success counter stops moving; (its metrics text, settled)."""
     deadline = time.monotonic() + timeout_s
     text = scrape(metrics_url)
+    rows = _rows(text)
     while time.monotonic() < deadline:
         time.sleep(SETTLE_POLL_S)
         again = scrape(metrics_url)
-        if again is None or _rows(again) == _rows(text):
-            return again, again is not None
-        text = again
+        if again is None:
+            return None, False
+        rows_again = _rows(again)
+        if rows_again == rows:
+            return again, True
+        text, rows = again, rows_again
     return text, False
 
 

@@ -56,8 +56,7 @@ def _judge(target: str, users: int | None, ours: Cell | None, theirs: Cell | Non
 
 
 def _best_peer(view: RunView, users: int) -> Cell | None:
-    cells = [c for s in PEERS if (c := view.cell(s, PREDICTION, users)) is not None and c.rps]
-    return max(cells, key=lambda c: c.rps.median if c.rps else 0.0, default=None)
+    return peak(c for s in PEERS if (c := view.cell(s, PREDICTION, users)) is not None)
 
 
 def judge_targets(view: RunView) -> list[Judged]:
