@@ -127,8 +127,8 @@ capacity: $(STAMP)
 readme: $(STAMP)
 	$(BIN)/python -m servebench.readme
 
-# Latency gate: compares with the committed results/baseline.json (exit 0 pass, 1 regression,
-# 2 could not measure). `make baseline` re-measures it on this machine.
+# Latency gate: measures the commit named in results/baseline.json and the working tree here,
+# in one run (exit 0 pass, 1 regression, 2 could not measure). `make baseline` names HEAD.
 check-regression: $(STAMP)
 	$(BIN)/python -m shared_model.training --all
 	$(BIN)/servebench check

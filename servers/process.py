@@ -66,8 +66,10 @@ class ServerProcess:
         cpus: Sequence[int] | None = None,
         env: Mapping[str, str] | None = None,
         log_path: Path | None = None,
+        cwd: Path = REPO_ROOT,
     ) -> None:
         self.stack = stack
+        self.cwd = cwd  # the source tree the stack runs from (another commit's, for the gate)
         self.host = host
         self.port = port or free_port(host)
         self.cpus = tuple(cpus) if cpus else None
@@ -101,7 +103,7 @@ class ServerProcess:
             self.started_at = time.monotonic()
             self.proc = subprocess.Popen(
                 self.command(),
-                cwd=REPO_ROOT,
+                cwd=self.cwd,
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,

@@ -1,20 +1,27 @@
-"""The committed latency baseline: a versioned file of paired-latency rounds per stack."""
+"""The committed gate reference: which commit a change is judged against, and how.
+
+It names a commit, never numbers: `servebench check` measures that commit and the working
+tree on the same machine in the same run, so nothing measured elsewhere becomes the yardstick.
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from servebench.regression.sampler import Rounds, SamplingPlan
+from servebench.regression.compare import DEFAULT_TOLERANCE, Metric
+from servebench.regression.sampler import SamplingPlan
 
 SCHEMA = "servebench-baseline"
-VERSION = 1
+VERSION = 2
 # Version history (a reader refuses versions it does not know):
-# 1 - per stack: several independent runs (the stack restarted for each), each a list of
-#     rounds of paired predict / health latencies in microseconds, and the server's /info;
-#     plus the sampling plan, model profile, pinning, machine and commit.
+# 1 - latency rounds measured once on one machine, judged against by every later check.
+#     Refused since version 2: numbers from another machine (or another hour) are not a
+#     reference; the file has to be re-created with `make baseline`.
+# 2 - the base commit, the stacks, the model profile, the tolerances, the sampling plan and
+#     the number of fresh server processes per side; no measurement.
 
 DEFAULT_PATH = Path("results/baseline.json")
 
@@ -23,32 +30,22 @@ class BaselineError(Exception):
     """The baseline is missing or cannot be compared with; the check cannot measure."""
 
 
-def dump(
-    path: Path,
-    plan: SamplingPlan,
-    model: str,
-    stacks: dict[str, tuple[list[Rounds], dict[str, Any]]],
-    provenance: dict[str, Any],
-) -> None:
-    document = {
-        "schema": SCHEMA,
-        "version": VERSION,
-        "plan": asdict(plan),
-        "model": model,
-        **provenance,
-        "stacks": {
-            name: {
-                "info": info,
-                "runs": [{"predict_us": r.predict_us, "health_us": r.health_us} for r in runs],
-            }
-            for name, (runs, info) in stacks.items()
-        },
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(document, separators=(",", ":")) + "\n")
+@dataclass(frozen=True)
+class Baseline:
+    commit: str  # full sha of the base commit
+    stacks: tuple[str, ...]
+    model: str
+    tolerances: dict[Metric, float] = field(default_factory=lambda: dict(DEFAULT_TOLERANCE))
+    plan: SamplingPlan = field(default_factory=SamplingPlan)
+    runs: int = 8  # fresh server processes per stack and side
+
+    def dump(self, path: Path) -> None:
+        document = {"schema": SCHEMA, "version": VERSION, **asdict(self), "stacks": list(self.stacks)}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(document, indent=1) + "\n")
 
 
-def load(path: Path) -> dict[str, Any]:
+def load(path: Path) -> Baseline:
     if not path.exists():
         raise BaselineError(f"no baseline at {path}: create one with `make baseline`")
     try:
@@ -64,16 +61,22 @@ def load(path: Path) -> dict[str, Any]:
             f"{path} has baseline version {version!r}; this servebench reads version {VERSION}"
             + (": upgrade servebench" if newer else ": re-create it with `make baseline`")
         )
-    return document
-
-
-def plan_of(document: dict[str, Any]) -> SamplingPlan:
-    return SamplingPlan(**document["plan"])
-
-
-def runs_of(document: dict[str, Any], stack: str) -> list[Rounds]:
     try:
-        runs = document["stacks"][stack]["runs"]
-    except KeyError:
-        raise BaselineError(f"the baseline has no measurement of {stack!r}") from None
-    return [Rounds(run["predict_us"], run["health_us"]) for run in runs]
+        return _from_document(document)
+    except (KeyError, TypeError, ValueError) as error:
+        raise BaselineError(f"{path}: malformed baseline ({error})") from None
+
+
+def _from_document(document: dict[str, Any]) -> Baseline:
+    tolerances = {metric: float(value) for metric, value in document["tolerances"].items()}
+    unknown = set(tolerances) - set(DEFAULT_TOLERANCE)
+    if unknown:
+        raise ValueError(f"unknown tolerance(s) {sorted(unknown)}")
+    return Baseline(
+        commit=str(document["commit"]),
+        stacks=tuple(document["stacks"]),
+        model=str(document["model"]),
+        tolerances={**DEFAULT_TOLERANCE, **tolerances},  # type: ignore[dict-item]
+        plan=SamplingPlan(**document["plan"]),
+        runs=int(document["runs"]),
+    )

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import http.client
 import json
+import sys
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
+from servebench.regression.checkout import tree_env
 from servers.process import ServerProcess
 from servers.registry import Stack
 from shared_model.cases import GOLDEN_REQUESTS
@@ -67,14 +70,24 @@ def sample(server: ServerProcess, plan: SamplingPlan) -> Rounds:
     return Rounds(predict_rounds, health_rounds)
 
 
+def served_from(tree: Path, stack: Stack) -> Stack:
+    """The stack as the tree's own `servebench serve` starts it: that tree's registry, knobs
+    and server code, whatever commit the tree is at."""
+    argv = (sys.executable, "-m", "servebench.cli", "serve", stack.name,
+            "--host", "{host}", "--port", "{port}")
+    return replace(stack, argv=argv)
+
+
 def sample_stack(
     stack: Stack,
     plan: SamplingPlan,
     server_cpus: Sequence[int] | None,
+    tree: Path,
     env: Mapping[str, str] | None = None,
 ) -> tuple[Rounds, dict[str, object]]:
-    """Start the stack, sample it, stop it. Returns the rounds and the server's /info."""
-    with ServerProcess(stack, cpus=server_cpus, env=env) as server:
+    """Start the stack from `tree`, sample it, stop it. Returns the rounds and its /info."""
+    with ServerProcess(served_from(tree, stack), cpus=server_cpus, env={**tree_env(tree), **(env or {})},
+                       cwd=tree) as server:
         conn = http.client.HTTPConnection(server.host, server.port, timeout=10)
         conn.request("GET", stack.paths["info"])
         info = json.loads(conn.getresponse().read())
