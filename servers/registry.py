@@ -8,8 +8,9 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 
+from servers.protocols import CONTRACT, Protocol
 from shared_model.cases import BadCase
 
 Knobs = Mapping[str, Any]
@@ -41,11 +42,18 @@ class Deviation:
     error_body: bool = True  # whether that answer is still an ErrorBody
 
 
+# ours: code this project owns and tunes (the gate measures these); peer: a framework measured
+# as its own docs configure it; reference: the classic baseline the report compares against.
+Role = Literal["ours", "peer", "reference"]
+
+
 @dataclass(frozen=True)
 class Stack:
     name: str
     title: str
     description: str
+    role: Role
+    packages: tuple[str, ...]  # the distributions whose versions a result must record
     argv: tuple[str, ...]  # templates: {python} {host} {port} and any knob name
     knobs: Knobs
     default_port: int
@@ -61,6 +69,7 @@ class Stack:
     loads_before_listening: bool = False
     openapi: str | None = None  # path of the OpenAPI document, if the stack publishes one
     python: str = field(default_factory=lambda: sys.executable)  # another venv if isolated
+    protocol: Protocol = CONTRACT  # how clients ask it for predictions (servers/protocols.py)
 
     @property
     def aggregates_metrics(self) -> bool:
@@ -147,6 +156,8 @@ _STACK_LIST: tuple[Stack, ...] = (
         description="Classic WSGI: one request per worker process at a time; "
         "gunicorn's recommended 2 x cores + 1 sync workers for one server core; the model is "
         "preloaded in the master and shared copy-on-write by the workers.",
+        role="reference",
+        packages=("flask", "gunicorn", "pydantic"),
         argv=(
             "{python}", "-m", "gunicorn", "--config", "python:servers.gunicorn_conf",
             "--bind", "{host}:{port}", "--workers", "{workers}", "--worker-class", "sync",
@@ -163,6 +174,8 @@ _STACK_LIST: tuple[Stack, ...] = (
         title="FastAPI, model called inline in async def (anti-pattern)",
         description="The model runs on the event loop: every other request waits for it. It has "
         "no in-flight limit or timeout because its blocked loop cannot see requests to refuse.",
+        role="ours",
+        packages=("fastapi", "starlette", "uvicorn", "uvloop", "httptools", "pydantic"),
         argv=(*_UVICORN, "servers.fastapi_inline:app"),
         knobs=_knobs(**_UVICORN_KNOBS),
         default_port=8002,
@@ -172,6 +185,8 @@ _STACK_LIST: tuple[Stack, ...] = (
         name="fastapi_threadpool",
         title="FastAPI, model in a thread pool",
         description="The loop parses and validates; the model runs in a bounded thread pool.",
+        role="ours",
+        packages=("fastapi", "starlette", "uvicorn", "uvloop", "httptools", "pydantic"),
         argv=(*_UVICORN, "servers.fastapi_threadpool:app"),
         knobs=_knobs(**_UVICORN_KNOBS, **_LIMITS, threads=4),
         default_port=8003,
@@ -182,6 +197,8 @@ _STACK_LIST: tuple[Stack, ...] = (
         title="FastAPI + dynamic batcher",
         description="Concurrent requests are coalesced into one model call in one model thread; "
         "no wait when idle, a bounded queue that answers 503 when full.",
+        role="ours",
+        packages=("fastapi", "starlette", "uvicorn", "uvloop", "httptools", "pydantic"),
         argv=(*_UVICORN, "servers.fastapi_batcher:app"),
         knobs=_knobs(
             **_UVICORN_KNOBS, **_LIMITS, max_batch_size=64, max_wait_ms=2.0, max_queue=4096,
@@ -196,6 +213,8 @@ _STACK_LIST: tuple[Stack, ...] = (
         description="A public async API service calls a batchable model service "
         "(bentoml.depends), whose adaptive dispatcher groups concurrent calls into one model "
         "call: BentoML's documented pattern for inputs with several fields.",
+        role="peer",
+        packages=("bentoml", "pydantic"),
         argv=_bentoml_serve("servers.bentoml_service:ChurnAPI"),
         # One worker per service and one thread for the model service's sync methods, for a
         # one-CPU budget (both BentoML's defaults). Batching as the adaptive-batching guide
@@ -216,6 +235,8 @@ _STACK_LIST: tuple[Stack, ...] = (
         title="BentoML, one service, no batching",
         description="BentoML's plain single-service shape: sync API methods in the service's "
         "thread pool, one model call per request.",
+        role="peer",
+        packages=("bentoml", "pydantic"),
         argv=_bentoml_serve("servers.bentoml_nobatch:ChurnService"),
         # One worker and BentoML's default one thread: the model call holds the GIL anyway.
         knobs=_knobs(workers=1, threads=1, blas_threads=1, graceful_timeout_s=10),
@@ -229,6 +250,8 @@ _STACK_LIST: tuple[Stack, ...] = (
         description="API server process(es) queue requests to inference worker processes "
         "(one per LitAPI: single and batch path); the single-prediction worker collects up "
         "to max_batch_size requests or batch_timeout_s, then makes one model call.",
+        role="peer",
+        packages=("litserve", "fastapi", "uvicorn", "pydantic"),
         argv=_LITSERVE,
         # accelerator="cpu"; workers = LitServe's workers_per_device: one inference worker per
         # LitAPI, and one API server, for a one-CPU budget (LitServe's default is one API
@@ -247,6 +270,8 @@ _STACK_LIST: tuple[Stack, ...] = (
         title="LitServe, no batching",
         description="The same LitServe server without batching: the worker takes requests "
         "one at a time, one model call each.",
+        role="peer",
+        packages=("litserve", "fastapi", "uvicorn", "pydantic"),
         argv=_LITSERVE,
         knobs=_knobs(workers=1, api_servers=1, blas_threads=1, graceful_timeout_s=10, max_batch_size=1,
                      batch_timeout_s=0.0, timeout_s=30),
