@@ -22,7 +22,7 @@ SYSDEPS_PKGS := prometheus docker-compose wrk
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help install sysdeps model test lint serve stacks bench-all bench-perf bench bench-quick soak capacity \
+.PHONY: help install envs sysdeps model test lint serve stacks bench-all bench-perf bench bench-quick soak capacity \
 	readme \
 	check-regression baseline monitor compose image report sysdeps-browser
 
@@ -51,6 +51,17 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# A stack whose pins clash with the main environment gets its own virtual environment:
+# servers/envs/<name>.txt pins it, and .venv-<name>/ is created on first use.
+ENV_STAMPS := $(patsubst servers/envs/%.txt,.venv-%/.installed,$(wildcard servers/envs/*.txt))
+.venv-%/.installed: servers/envs/%.txt
+	test -x .venv-$*/bin/python || $(PYTHON) -m venv .venv-$*
+	.venv-$*/bin/python -m pip install --quiet --upgrade pip
+	.venv-$*/bin/python -m pip install --quiet -r $<
+	touch $@
+
+envs: $(ENV_STAMPS)
+
 # Idempotent: apt-get runs only when one of the commands is missing.
 sysdeps:
 	@missing=""; for cmd in $(SYSDEPS_CMDS); do command -v $$cmd >/dev/null || missing="$$missing $$cmd"; done; \
@@ -65,7 +76,7 @@ sysdeps:
 model: $(STAMP)
 	$(BIN)/python -m shared_model.training --all
 
-test: $(STAMP) sysdeps sysdeps-browser
+test: $(STAMP) envs sysdeps sysdeps-browser
 	$(BIN)/python -m shared_model.training --all
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
@@ -76,11 +87,11 @@ lint: $(STAMP)
 stacks: $(STAMP)
 	$(BIN)/servebench list
 
-serve: $(STAMP)
+serve: $(STAMP) envs
 	SERVEBENCH_MODEL=$(MODEL) $(BIN)/servebench serve $(STACK) --host $(HOST) $(if $(PORT),--port $(PORT))
 
 # The run's exit code is kept (1 when a stack failed), but its report is rendered either way.
-bench-all: $(STAMP)
+bench-all: $(STAMP) envs
 	$(BIN)/python -m shared_model.training --all
 	$(BIN)/servebench run --profile full --model $(MODEL); status=$$?; \
 		$(BIN)/servebench report latest && exit $$status
@@ -93,24 +104,24 @@ sysdeps-browser:
 	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium; }
 
-bench-quick: $(STAMP)
+bench-quick: $(STAMP) envs
 	$(BIN)/python -m shared_model.training --all
 	$(BIN)/servebench run --profile quick --model $(MODEL)
 
 # Single predictions against each server's own framework ceiling, 1/8/32/64 users, driven by
 # wrk; the report checks fastapi_batcher against its performance targets (~15 min: 875 s measured on 2 cores).
-bench-perf: $(STAMP) sysdeps
+bench-perf: $(STAMP) envs sysdeps
 	$(BIN)/python -m shared_model.training --all
 	$(BIN)/servebench run --profile perf --model $(MODEL)
 
-bench: $(STAMP)
+bench: $(STAMP) envs
 	$(BIN)/python -m shared_model.training --all
 	$(BIN)/servebench run --profile $(PROFILE) --model $(MODEL) --stacks $(STACK) \
 		$(if $(WORKLOAD),--workloads $(WORKLOAD))
 
 # Each stack held at half its probed capacity for DURATION seconds (default 10 minutes each).
 # Like bench-all: the soak's exit code is kept, its report is rendered either way.
-soak: $(STAMP)
+soak: $(STAMP) envs
 	$(BIN)/python -m shared_model.training --all
 	$(BIN)/servebench soak --model $(MODEL) --duration $(DURATION) --window $(WINDOW) \
 		$(if $(SOAK_STACKS),--stacks $(SOAK_STACKS)); status=$$?; \
@@ -119,7 +130,7 @@ soak: $(STAMP)
 SLO_MS ?= 50
 WORKERS ?=
 STACKS ?=
-capacity: $(STAMP)
+capacity: $(STAMP) envs
 	$(BIN)/python -m shared_model.training --all
 	$(BIN)/servebench capacity --model $(MODEL) --slo-ms $(SLO_MS) $(if $(STACKS),--stacks $(STACKS)) \
 		$(if $(WORKERS),--workers $(WORKERS))

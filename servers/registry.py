@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -108,6 +109,11 @@ class Stack:
         if deviation is not None and deviation.status is not None:
             return deviation.status, deviation.error_body
         return case.status, True
+
+
+def venv_python(env: str) -> str:
+    """The interpreter of a stack's own virtual environment (see servers/envs/ and the Makefile)."""
+    return str(Path(__file__).resolve().parent.parent / f".venv-{env}" / "bin" / "python")
 
 
 def _knobs(**values: Any) -> Knobs:
