@@ -22,7 +22,7 @@ SYSDEPS_PKGS := prometheus docker-compose wrk
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help install envs sysdeps model test lint serve stacks bench-all bench-perf bench bench-quick soak capacity \
+.PHONY: help install envs test-unit sysdeps model test lint serve stacks bench-all bench-perf bench bench-quick soak capacity \
 	readme \
 	check-regression baseline monitor compose image report sysdeps-browser
 
@@ -33,11 +33,12 @@ help:
 	@echo "make soak [SOAK_STACKS='a b'] [DURATION=600] [WINDOW=10]  steady load per stack: memory and p99 drift"
 	@echo "make capacity [MODEL='light default heavy'] [STACKS='a b'] [SLO_MS=50] [WORKERS=1,2]  open-loop max req/s within the p99 SLO"
 	@echo "make report      re-render the HTML report of the latest run of any kind (reports/<run_id>/index.html)"
-	@echo "make test        install and run unit + integration tests"
+	@echo "make test        install and run lint, unit and integration tests"
+	@echo "make test-unit   the unit tests only (no server started)"
 	@echo "make serve STACK=<name> [PORT=8000] [HOST=127.0.0.1] [MODEL=default]"
 	@echo "make stacks      list the registered stacks and their knobs"
 	@echo "make model       train the model artifacts (light, default, heavy)"
-	@echo "make lint        ruff"
+	@echo "make lint        ruff, import contracts (layers), mypy"
 	@echo "make monitor [TARGETS='STACK=HOST:PORT ...'] [PROM_PORT=9090]  Prometheus on loopback scraping the stacks"
 	@echo "make compose     re-render docker-compose.yml, monitoring/ and deploy/k8s/ from the registry"
 	@echo "make image       docker build the service image (needs a Docker engine)"
@@ -76,13 +77,22 @@ sysdeps:
 model: $(STAMP)
 	$(BIN)/python -m shared_model.training --all
 
-test: $(STAMP) envs sysdeps sysdeps-browser
+# Everything: lint, then the unit tests and the integration tests (real servers, real load).
+# Tests marked serial measure latency or load the machine: they run alone, after the others.
+test: lint envs sysdeps sysdeps-browser
 	$(BIN)/python -m shared_model.training --all
-	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadscope -m "not serial"
+	$(BIN)/python -m pytest -q -m serial
 
+# The unit tests alone: no server is started (well under a minute).
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest -q -n 2 -m unit
+
+# ruff, the layers' import contracts (pyproject.toml [tool.importlinter]) and mypy over every package.
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 stacks: $(STAMP)
 	$(BIN)/servebench list

@@ -8,15 +8,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from loadtests.arrivals import Segment
-from loadtests.capacity_search import Outcome, SearchSettings, search
-from loadtests.measure import MeasurementFailed
+from loadtests.capacity_search import Outcome, SearchResult, SearchSettings, search
+from loadtests.generators import Generator
 from loadtests.openloop import OpenLoopSettings, Rows, recovery_s, run_step
-from loadtests.verify import verify
+from loadtests.session import ModelUnderTest, Session, run_session
 from servebench.results.capacity import CapacityRecord, Overload, Step, Window
-from servebench.results.schema import Check
-from servers.process import ServerProcess, StackFailed, tail
 from servers.registry import Stack
-from shared_model.cases import GoldenCase
 
 GROWTH_RATIO = 1.5  # second-half p99 over first-half p99 above this (and over the SLO): queue grows
 # Mean outstanding requests over the overload's last quarter above GROWTH_RATIO x its second
@@ -43,7 +40,6 @@ class Target:
 
     stack: Stack
     model: str
-    fingerprint: str
     workers: int | None
     server_cpus: tuple[int, ...] | None
     load_cpus: tuple[int, ...] | None
@@ -98,50 +94,38 @@ def _limit(steps: Sequence[Step], capacity: float | None, limited_by: str, max_e
     return "errors" if measured.error_rate > max_error_rate else "slo"
 
 
-def sweep(target: Target, golden: Sequence[GoldenCase], settings: SweepSettings, run_root: Path,
-          progress: Callable[[str], None] = lambda _: None) -> CapacityRecord:
+def sweep(target: Target, model: ModelUnderTest, generator: Generator, settings: SweepSettings,
+          run_root: Path, progress: Callable[[str], None] = lambda _: None) -> CapacityRecord:
     rid = target.record_id
     log = run_root / "logs" / f"{rid}.log"
-    raw = run_root / "locust" / rid
-    server = ServerProcess(target.stack, cpus=target.server_cpus,
-                           env={"SERVEBENCH_MODEL": target.model}, log_path=log)
+    raw = run_root / generator.name / rid
     steps: list[Step] = []
     overloads: list[Overload] = []
-    checks: list[Check] = []
-    found = None
-    ready = shutdown = None
-    reason = log_tail = None
+    found: list[SearchResult] = []
     # The generator runs on this target's load CPUs (they depend on the server's worker count).
     ol = replace(settings.openloop, generator=replace(settings.openloop.generator,
                                                       load_cpus=target.load_cpus))
 
-    def probe(rate: float) -> Outcome:
-        # A step the generator could not drive is tried once more: on a shared machine a burst
-        # of other work can starve it briefly. Both attempts stay in the curve.
-        for _ in range(1 + settings.invalid_retries):
-            progress(f"{rid}: {rate:g} req/s")
-            segments = [Segment("warmup", rate, settings.warmup_s),
-                        Segment("measured", rate, settings.step_s)]
-            step_id = f"{len(steps) + 1:02d}-{rate:g}rps"
-            step, _ = run_step(server, golden, ol, segments, "measured", step_id, run_root, raw / step_id)
-            steps.append(step)
-            if not server.alive():
-                raise server.failed(f"died during {step_id}")
-            if step.verdict != "invalid":
-                break
-        return steps[-1].verdict
+    def measure(session: Session) -> None:
+        def probe(rate: float) -> Outcome:
+            # A step the generator could not drive is tried once more: on a shared machine a burst
+            # of other work can starve it briefly. Both attempts stay in the curve.
+            for _ in range(1 + settings.invalid_retries):
+                progress(f"{rid}: {rate:g} req/s")
+                segments = [Segment("warmup", rate, settings.warmup_s),
+                            Segment("measured", rate, settings.step_s)]
+                step_id = f"{len(steps) + 1:02d}-{rate:g}rps"
+                step, _ = run_step(session, generator, ol, segments, "measured", step_id, run_root,
+                                   raw / step_id)
+                steps.append(step)
+                if not session.server.alive():
+                    raise session.server.failed(f"died during {step_id}")
+                if step.verdict != "invalid":
+                    break
+            return steps[-1].verdict
 
-    try:
-        server.start()
-        ready = server.wait_ready()
-        checks = [Check(name=c.name, ok=c.ok, detail=c.detail)
-                  for c in verify(server.url, target.stack, golden, target.model, target.fingerprint)]
-        failed = [c for c in checks if not c.ok]
-        if failed:
-            raise server.failed("verification failed: " + "; ".join(f"{c.name} ({c.detail})"
-                                                                     for c in failed[:5]))
-        found = search(probe, settings.search)
-        capacity = found.capacity_rps
+        found.append(search(probe, settings.search))
+        capacity = found[0].capacity_rps
         for factor in settings.overload_factors if capacity else ():
             assert capacity is not None
             progress(f"{rid}: overload {factor:g}x")
@@ -149,34 +133,25 @@ def sweep(target: Target, golden: Sequence[GoldenCase], settings: SweepSettings,
                         Segment("overload", factor * capacity, settings.overload_s),
                         Segment("recovery", RECOVERY_RATE * capacity, settings.recovery_s)]
             step_id = f"overload-{factor:g}x"
-            step, rows = run_step(server, golden, ol, segments, "overload", step_id, run_root,
+            step, rows = run_step(session, generator, ol, segments, "overload", step_id, run_root,
                                   raw / step_id)
             overloads.append(overload(step, rows, factor, settings))
-    except StackFailed as error:
-        reason, log_tail = error.reason, error.log_tail
-    except MeasurementFailed as error:
-        reason, log_tail = error.reason, error.log_tail
-    except Exception as error:  # an orchestrator fault must not cost the other stacks
-        reason, log_tail = f"{type(error).__name__}: {error}", tail(log)
-    finally:
-        if server.proc is not None:
-            shutdown = server.stop()
-    capacity = found.capacity_rps if found else None
+
+    ended = run_session(target.stack, model, target.server_cpus, log, measure)
+    capacity = found[0].capacity_rps if found else None
     best = next((s for s in steps if s.verdict == "pass"
                  and next(w for w in s.windows if w.name == s.measured).offered_rps == capacity), None)
     best_latency = next(w for w in best.windows if w.name == best.measured).latency if best else None
-    limited_by = "failed" if reason else _limit(steps, capacity, found.limited_by if found else "failed",
-                                                ol.max_error_rate)
+    limited_by = "failed" if ended.failed else _limit(steps, capacity, found[0].limited_by if found
+                                                       else "failed", ol.max_error_rate)
     return CapacityRecord(
-        record_id=rid, stack=target.stack.name, title=target.stack.title, model=target.model,
-        model_sha256=target.fingerprint, workers=target.workers, knobs=dict(target.stack.knobs),
-        command=server.command(),
+        **ended.launch(), record_id=rid, model=target.model, model_sha256=model.fingerprint,
+        workers=target.workers,
         server_cpus=list(target.server_cpus) if target.server_cpus else None,
         load_cpus=list(target.load_cpus) if target.load_cpus else None,
         shared_cpus=bool(set(target.server_cpus or ()) & set(target.load_cpus or ()))
         or not (target.server_cpus and target.load_cpus),
-        status="failed" if reason else "ok", reason=reason, log_tail=log_tail, checks=checks,
-        time_to_ready_s=ready, shutdown_s=shutdown, slo_ms=ol.slo_ms, max_error_rate=ol.max_error_rate,
+        slo_ms=ol.slo_ms, max_error_rate=ol.max_error_rate,
         steps=steps, capacity_rps=capacity, capacity_step=best.step_id if best else None,
         capacity_p50_ms=best_latency.percentiles_ms.get("p50") if best_latency else None,
         capacity_p99_ms=best_latency.percentiles_ms.get("p99") if best_latency else None,

@@ -3,23 +3,20 @@ written to a new results/<run_id>/ directory as the sweep goes."""
 
 from __future__ import annotations
 
-import platform
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
-from loadtests import provenance
 from loadtests.capacity import SweepSettings, Target, sweep
-from loadtests.orchestrate import STACK_OVERHEAD_S, run_id
-from servebench.provenance import git_commit, git_dirty
-from servebench.results.capacity import CapacityRun, CapacitySettings, CapacityWriter
-from servebench.results.schema import SCHEMA_VERSION
+from loadtests.generators import chosen
+from loadtests.recorder import Recorder, header_fields
+from loadtests.run import PROCESS_OVERHEAD_S
+from loadtests.session import ModelUnderTest
+from loadtests.workloads import WORKLOADS
+from servebench.results.capacity import CapacityRecord, CapacityRun, CapacitySettings
+from servebench.results.declarations import CAPACITY_FLAGS, GENERATOR_BOUND_PERCENT
 from servers.process import REPO_ROOT
 from servers.registry import STACKS
-from shared_model.cases import golden_cases
-from shared_model.predictor import Predictor
-from shared_model.profiles import PROFILES
 
 STEP_OVERHEAD_S = 3.0  # Locust start, drain and exit per step on the 2-core machine
 EXPECTED_STEPS = 9  # a typical search: ~5 doublings then ~4 bisections
@@ -34,25 +31,24 @@ class CapacityConfig:
     server_cpus: tuple[int, ...] | None
     load_cpus: tuple[int, ...] | None
     results_dir: Path = REPO_ROOT / "results"
+    generator: str = "locust"
 
-    def targets(self, fingerprints: dict[str, str]) -> list[Target]:
+    def targets(self) -> list[Target]:
         out = []
         for model in self.models:
             for name in self.stacks:
                 stack = STACKS[name]
                 if not self.workers or "workers" not in stack.knobs:
-                    out.append(Target(stack, model, fingerprints[model], None, self.server_cpus,
-                                      self.load_cpus))
+                    out.append(Target(stack, model, None, self.server_cpus, self.load_cpus))
                     continue
                 for count in self.workers:
                     server, load = cpus_for(count, self.server_cpus, self.load_cpus)
-                    out.append(Target(stack.with_knobs(workers=count), model, fingerprints[model],
-                                      count, server, load))
+                    out.append(Target(stack.with_knobs(workers=count), model, count, server, load))
         return out
 
     def estimate_s(self) -> float:
         s = self.sweep
-        per_stack = (STACK_OVERHEAD_S + EXPECTED_STEPS * (s.warmup_s + s.step_s + STEP_OVERHEAD_S)
+        per_stack = (PROCESS_OVERHEAD_S + EXPECTED_STEPS * (s.warmup_s + s.step_s + STEP_OVERHEAD_S)
                      + len(s.overload_factors) * (s.warmup_s + s.overload_s + s.recovery_s
                                                   + STEP_OVERHEAD_S))
         targets = len(self.stacks) * len(self.models) * (len(self.workers) if self.workers else 1)
@@ -76,19 +72,14 @@ def cpus_for(workers: int, server_cpus: tuple[int, ...] | None, load_cpus: tuple
 
 
 def capacity_run(config: CapacityConfig, progress: Callable[[str], None] = lambda _: None,
-                 done: Callable[[object], None] = lambda _: None) -> tuple[Path, CapacityRun]:
-    started = datetime.now(UTC)
-    commit = git_commit()
-    writer = CapacityWriter(config.results_dir,
-                            "capacity-" + run_id(commit if commit != "unknown" else None, started))
-    predictors = {model: Predictor.load(PROFILES[model]) for model in config.models}
+                 done: Callable[[CapacityRecord], None] = lambda _: None) -> tuple[Path, CapacityRun]:
     s, ol = config.sweep, config.sweep.openloop
-    run = CapacityRun(
-        schema_version=SCHEMA_VERSION, run_id=writer.root.name, status="running",
-        started_at=started.isoformat(), finished_at=None, wall_time_s=None,
-        estimate_s=config.estimate_s(), git_commit=commit, git_dirty=git_dirty(),
-        machine=provenance.machine(), python=platform.python_version(), packages=provenance.packages(),
-        models={m: {"sha256": p.fingerprint, "version": p.version} for m, p in predictors.items()},
+    generator = chosen(config.generator, "open", (WORKLOADS[ol.workload],))
+    models = {name: ModelUnderTest.load(name) for name in config.models}
+    header = CapacityRun(
+        **header_fields("capacity", [STACKS[n] for n in config.stacks], CAPACITY_FLAGS, [generator.name],
+                        config.estimate_s()),
+        models={name: {"sha256": m.fingerprint, "version": m.version} for name, m in models.items()},
         settings=CapacitySettings(
             stacks=list(config.stacks), models=list(config.models),
             workers=list(config.workers) if config.workers else None, workload=ol.workload,
@@ -100,24 +91,15 @@ def capacity_run(config: CapacityConfig, progress: Callable[[str], None] = lambd
             max_send_lag_ms=ol.max_send_lag_ms, min_achieved=ol.min_achieved,
             server_cpus=list(config.server_cpus) if config.server_cpus else None,
             load_cpus=list(config.load_cpus) if config.load_cpus else None,
-            locust_workers=ol.generator.workers, generator_bound_percent=ol.generator_bound_percent,
+            locust_workers=ol.generator.workers, generator_bound_percent=GENERATOR_BOUND_PERCENT,
         ),
         records=[],
     )
-    writer.write_capacity(run)
-    status = "interrupted"
-    try:
-        for target in config.targets({m: p.fingerprint for m, p in predictors.items()}):
-            golden = golden_cases(predictors[target.model])
-            record = sweep(target, golden, config.sweep, writer.root, progress)
-            writer.write_capacity_record(record)
-            run = run.model_copy(update={"records": [*run.records, record.record_id]})
-            writer.write_capacity(run)
+    recorder = Recorder(config.results_dir, header, ("records", "logs", generator.name))
+    with recorder.running():
+        for target in config.targets():
+            record = sweep(target, models[target.model], generator, config.sweep, recorder.root, progress)
+            recorder.record(record)
+            recorder.update(records=[*recorder.header.records, record.record_id])
             done(record)
-        status = "complete"
-    finally:
-        finished = datetime.now(UTC)
-        run = run.model_copy(update={"status": status, "finished_at": finished.isoformat(),
-                                     "wall_time_s": (finished - started).total_seconds()})
-        writer.write_capacity(run)
-    return writer.root, run
+    return recorder.root, recorder.header

@@ -11,6 +11,14 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
+from servebench.results.soak_schema import (
+    DEGRADING_TAIL,
+    GROWING_MEMORY,
+    INCONCLUSIVE,
+    STABLE,
+    TAIL_NOT_JUDGED,
+)
+
 
 @dataclass(frozen=True)
 class Thresholds:
@@ -40,11 +48,6 @@ class Thresholds:
 
 THRESHOLDS = Thresholds()
 
-STABLE = "stable"
-TAIL_NOT_JUDGED = " (tail not judged)"  # appended when other processes took the server's CPUs
-GROWING_MEMORY = "growing memory"
-DEGRADING_TAIL = "degrading tail"
-INCONCLUSIVE = "inconclusive"
 
 
 @dataclass(frozen=True)

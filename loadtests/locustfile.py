@@ -9,33 +9,41 @@ same in local mode (the runner delivers the messages to itself) and in master/wo
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import gevent
 from gevent.event import Event
 from locust import FastHttpUser, constant, constant_throughput, events
 from locust.env import Environment
 from locust.exception import CatchResponseError
-from locust.runners import MasterRunner, WorkerRunner
+from locust.runners import MasterRunner, Runner, WorkerRunner
 
-from loadtests.answers import check_batch, check_ready, check_single
+from loadtests.answers import failure
+from loadtests.plans import ClosedOutput, ClosedPlan, PhaseOutput, PlannedRequest, TallyData
 from loadtests.recording import PhaseTally, WindowTallies
 from loadtests.server_metrics import scrape
-from loadtests.workloads import WORKLOADS, Step, batch_body
+from servers.protocols import PROTOCOLS
 
-PLAN: dict[str, Any] = json.loads(Path(os.environ["SERVEBENCH_LOCUST_PLAN"]).read_text())
-WORKLOAD = WORKLOADS[PLAN["workload"]]
-PATHS: dict[str, str] = PLAN["paths"]
-GOLDEN: list[tuple[bytes, int]] = [
-    (json.dumps(case["request"]).encode(), int(case["prediction"])) for case in PLAN["golden"]
-]
-JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
+
+def _runner(environment: Environment) -> Runner:
+    """The environment's runner: Locust sets it before any user or listener runs."""
+    assert environment.runner is not None
+    return environment.runner
+
+
+PLAN = ClosedPlan.model_validate_json(Path(os.environ["SERVEBENCH_LOCUST_PLAN"]).read_text())
+PROTOCOL = PROTOCOLS[PLAN.traffic.protocol]
+# Each request once: its body as bytes, its headers with Accept, built before any user starts.
+SENDABLE: dict[str, list[tuple[PlannedRequest, bytes | None, dict[str, str]]]] = {
+    kind: [(r, r.body.encode() or None, {**r.headers, "Accept": "application/json"} if r.body else {})
+           for r in requests]
+    for kind, requests in PLAN.traffic.pool.items()
+}
 
 
 class Gate:
@@ -75,63 +83,39 @@ class ServebenchUser(FastHttpUser):
 
     def on_start(self) -> None:
         ServebenchUser._count += 1
-        index = self.environment.runner.worker_index
+        index = getattr(_runner(self.environment), "worker_index", 0)  # local and worker runners have one
         # A reproducible payload sequence per user.
-        self.random = random.Random(f"{PLAN['seed']}-{index}-{ServebenchUser._count}")
+        self.random = random.Random(f"{PLAN.traffic.seed}-{index}-{ServebenchUser._count}")
 
-    def _send(self, kind: str, path: str, body: bytes | None, rows: int,
-              check: Callable[[bytes], str | None]) -> None:
+    def send(self, kind: str) -> None:
+        request, body, headers = self.random.choice(SENDABLE[kind])
         phase = GATE.enter()
         try:
-            context = {"sb_phase": phase, "sb_kind": kind, "sb_rows": rows}
-            method = self.client.post if body is not None else self.client.get
-            kwargs: dict[str, Any] = {"data": body, "headers": JSON_HEADERS} if body else {}
-            with method(path, catch_response=True, context=context, name=kind, **kwargs) as response:
+            context = {"sb_phase": phase, "sb_kind": kind, "sb_rows": request.rows}
+            with self.client.request(request.method, request.path, catch_response=True, context=context,
+                                     name=kind, data=cast(Any, body), headers=headers) as response:
                 if response.status_code == 0:
                     response.failure(f"transport_{type(getattr(response, 'error', None)).__name__}")
-                elif response.status_code != 200:
-                    response.failure(f"status_{response.status_code}")
+                elif problem := failure(PROTOCOL, request, response.status_code, response.content or b""):
+                    response.failure(problem)
                 else:
-                    problem = check(response.content or b"")
-                    if problem:
-                        response.failure(problem)
-                    else:
-                        response.success()
+                    response.success()
         finally:
             GATE.leave()
 
-    def single(self) -> None:
-        body, expected = self.random.choice(GOLDEN)
-        self._send("single", PATHS["predict"], body, 1, lambda b: check_single(b, expected))
 
-    def batch(self, step: Step) -> None:
-        picks = [self.random.choice(GOLDEN) for _ in range(self.random.randint(step.batch_min,
-                                                                               step.batch_max))]
-        body = batch_body(p[0] for p in picks)
-        expected = [p[1] for p in picks]
-        self._send("batch", PATHS["batch"], body, len(picks), lambda b: check_batch(b, expected))
-
-    def ready(self) -> None:
-        self._send("ready", PATHS["ready"], None, 0, check_ready)
-
-    def health(self) -> None:
-        self._send("health", PATHS["health"], None, 0, lambda body: None)
-
-
-def _task(step: Step) -> Callable[[ServebenchUser], None]:
-    if step.kind == "batch":
-        return lambda user: user.batch(step)
-    return lambda user: getattr(user, step.kind)()
+def _task(kind: str) -> Callable[[ServebenchUser], None]:
+    return lambda user: user.send(kind)
 
 
 # Paced users (soak runs): each starts a task at most `user_rps` times a second, so the
 # offered rate is users x user_rps for as long as answers come back faster than the pace.
-if PLAN.get("user_rps"):
-    ServebenchUser.wait_time = constant_throughput(PLAN["user_rps"])
+if PLAN.user_rps:
+    ServebenchUser.wait_time = constant_throughput(PLAN.user_rps)
 
 # A list with each task repeated by its weight: what Locust makes of a weight dict at class
 # creation, done by hand because the mix is only known once the plan is read.
-ServebenchUser.tasks = [_task(step) for step in WORKLOAD.mix for _ in range(step.weight)]
+ServebenchUser.tasks = [_task(entry.kind) for entry in PLAN.traffic.mix for _ in range(entry.weight)]
 
 
 @events.request.add_listener
@@ -155,16 +139,17 @@ def _on_request(context: dict[str, Any], response_time: float, start_time: float
 def _apply(environment: Environment, data: dict[str, Any]) -> None:
     if data["action"] == "open":
         GATE.phase = data["phase"]
-        if data["phase"] == "measured" and PLAN.get("window_s"):
-            GATE.windows = WindowTallies(PLAN["window_s"], data["at"])
+        if data["phase"] == "measured" and PLAN.window_s:
+            GATE.windows = WindowTallies(PLAN.window_s, data["at"])
         GATE.open.set()
         return
     GATE.open.clear()
-    drained = GATE.idle.wait(timeout=PLAN["drain_timeout_s"])
-    environment.runner.send_message("sb_drained", {
+    drained = GATE.idle.wait(timeout=PLAN.drain_timeout_s)
+    windows = GATE.windows.to_data() if GATE.phase == "measured" and GATE.windows else None
+    _runner(environment).send_message("sb_drained", {
         "seq": data["seq"], "drained": bool(drained), "in_flight": GATE.in_flight,
-        "tally": GATE.tallies[GATE.phase].to_dict(),
-        "windows": GATE.windows.to_dict() if GATE.phase == "measured" and GATE.windows else None,
+        "tally": GATE.tallies[GATE.phase].to_data().model_dump(),
+        "windows": {i: w.model_dump() for i, w in windows.items()} if windows is not None else None,
     })
 
 
@@ -185,13 +170,13 @@ class Controller:
         self.arrived.set()
 
     def _expected(self) -> int:
-        runner = self.env.runner
+        runner = _runner(self.env)
         return runner.worker_count if isinstance(runner, MasterRunner) else 1
 
-    def pause(self, seq: int) -> dict[str, Any]:
+    def pause(self, seq: int, opened_at: float, users: int) -> PhaseOutput:
         paused_at = time.time()
-        self.env.runner.send_message("sb_phase", {"action": "pause", "seq": seq})
-        deadline = paused_at + PLAN["drain_timeout_s"] + 5
+        _runner(self.env).send_message("sb_phase", {"action": "pause", "seq": seq})
+        deadline = paused_at + PLAN.drain_timeout_s + 5
         while len(self.replies.get(seq, [])) < self._expected() and time.time() < deadline:
             self.arrived.clear()
             if len(self.replies.get(seq, [])) >= self._expected():
@@ -199,42 +184,42 @@ class Controller:
             self.arrived.wait(timeout=0.5)
         replies = self.replies.get(seq, [])
         merged = PhaseTally()
-        windows = WindowTallies(PLAN["window_s"], 0.0) if PLAN.get("window_s") else None
+        windows = WindowTallies(PLAN.window_s, 0.0) if PLAN.window_s else None
         for reply in replies:
-            merged.merge(reply["tally"])
+            merged.merge(TallyData.model_validate(reply["tally"]))
             if windows is not None and reply.get("windows"):
-                windows.merge(reply["windows"])
-        return {"tally": merged.to_dict(), "paused_at": paused_at, "drained_at": time.time(),
-                "windows": windows.to_dict()["windows"] if windows else None,
-                "processes": len(replies), "expected_processes": self._expected(),
-                "drained": len(replies) == self._expected() and all(r["drained"] for r in replies)}
+                windows.merge({i: TallyData.model_validate(w) for i, w in reply["windows"].items()})
+        return PhaseOutput(
+            tally=merged.to_data(), opened_at=opened_at, users=users, paused_at=paused_at,
+            drained_at=time.time(), windows=windows.to_data() if windows else None,
+            processes=len(replies), expected_processes=self._expected(),
+            drained=len(replies) == self._expected() and all(r["drained"] for r in replies))
 
     def run(self) -> None:
         started = time.time()
-        gevent.sleep(PLAN["warmup_s"])
-        warmup = {"opened_at": started, "users": self.env.runner.user_count, **self.pause(1)}
+        gevent.sleep(PLAN.warmup_s)
+        warmup = self.pause(1, started, _runner(self.env).user_count)
         before = _scrape()
-        users = self.env.runner.user_count
+        users = _runner(self.env).user_count
         opened_at = time.time()
-        self.env.runner.send_message("sb_phase", {"action": "open", "phase": "measured", "seq": 2,
+        _runner(self.env).send_message("sb_phase", {"action": "open", "phase": "measured", "seq": 2,
                                                   "at": opened_at})
-        gevent.sleep(PLAN["measure_s"])
-        measured = {"opened_at": opened_at, "users": users, **self.pause(3)}
+        gevent.sleep(PLAN.measure_s)
+        measured = self.pause(3, opened_at, users)
         after = _scrape()
-        Path(PLAN["out"]).write_text(json.dumps({
-            "phases": {"warmup": warmup, "measured": measured},
-            "metrics_before": before, "metrics_after": after,
-        }))
-        self.env.runner.quit()
+        output = ClosedOutput(phases={"warmup": warmup, "measured": measured}, metrics_before=before,
+                              metrics_after=after)
+        Path(PLAN.out).write_text(output.model_dump_json())
+        _runner(self.env).quit()
 
 
 def _scrape() -> str | None:
-    return scrape(PLAN["host"] + PATHS["metrics"])
+    return scrape(PLAN.host + PLAN.metrics_path)
 
 
 @events.init.add_listener
 def _on_init(environment: Environment, **_: Any) -> None:
-    runner = environment.runner
+    runner = _runner(environment)
     if not isinstance(runner, MasterRunner):
         runner.register_message("sb_phase", _on_phase)
     if not isinstance(runner, WorkerRunner):

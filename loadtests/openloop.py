@@ -17,16 +17,18 @@ from typing import Any
 
 import numpy as np
 
+from loadtests import payloads
 from loadtests.arrivals import Arrival, Segment
-from loadtests.generator import GeneratorSettings, run_locust
-from loadtests.measure import CONTENTION_PERCENT, MeasurementFailed, latency, resources
-from loadtests.recording import new_histogram
+from loadtests.generators import Generator, GeneratorSettings
+from loadtests.measure import contention_flags, latency, resources
+from loadtests.plans import OpenColumns, OpenOutput, OpenPlan, PlannedSegment
+from loadtests.session import MeasurementFailed, Session
+from loadtests.workloads import WORKLOADS
 from servebench.results.capacity import GeneratorCheck, Step, Verdict, Window
+from servebench.results.declarations import GENERATOR_BOUND_PERCENT
+from servebench.results.histogram import new_histogram
 from servebench.results.schema import Resources
-from servers.process import ServerProcess, tail
-from shared_model.cases import GoldenCase
 
-OPENLOOP_LOCUSTFILE = Path(__file__).with_name("openloop_locustfile.py")
 NOT_SENT = "not_sent"
 BUCKET_S = 0.1  # recovery is judged on windows of this length
 
@@ -42,7 +44,6 @@ class OpenLoopSettings:
     timeout_s: float = 10.0
     max_send_lag_ms: float = 10.0  # p99 of (actual - intended send time) above this: invalid
     min_achieved: float = 0.95  # achieved / scheduled rate below this: invalid
-    generator_bound_percent: float = 90.0
 
 
 @dataclass
@@ -64,9 +65,9 @@ class Rows:
             self.capped = np.zeros(len(self.intended_s), dtype=bool)
 
     @classmethod
-    def merge(cls, processes: Sequence[dict[str, Any]]) -> tuple[Rows, np.ndarray]:
+    def merge(cls, processes: Sequence[OpenColumns]) -> tuple[Rows, np.ndarray]:
         def column(name: str, dtype: Any) -> np.ndarray:
-            return np.concatenate([np.asarray(p[name], dtype=dtype) for p in processes]) \
+            return np.concatenate([np.asarray(getattr(p, name), dtype=dtype) for p in processes]) \
                 if processes else np.asarray([], dtype=dtype)
         rows = cls(column("intended_s", float), column("lag_us", float), column("latency_us", float),
                    column("service_us", float), column("outcome", object), column("capped", bool))
@@ -202,56 +203,49 @@ def recovery_s(rows: Rows, start_s: float, duration_s: float, settings: OpenLoop
     return None if good_from is None else good_from * BUCKET_S
 
 
-def _generator_problems(res: Resources | None, output: dict[str, Any],
-                        settings: OpenLoopSettings) -> list[str]:
+def _generator_problems(res: Resources | None, output: OpenOutput) -> list[str]:
     problems = []
-    if res is not None and res.generator_max_process_cpu_percent > settings.generator_bound_percent:
+    if res is not None and res.generator_max_process_cpu_percent > GENERATOR_BOUND_PERCENT:
         problems.append("generator_bound")
     if res is None:
         problems.append("no_resource_samples")
-    if len(output["processes"]) < output["expected_processes"]:
+    if len(output.processes) < output.expected_processes:
         problems.append("processes_missing")
-    if not all(p["drained"] for p in output["processes"]):
+    if not all(p.drained for p in output.processes):
         problems.append("not_drained")
     return problems
 
 
-def run_step(server: ServerProcess, golden: Sequence[GoldenCase], settings: OpenLoopSettings,
+def run_step(session: Session, generator: Generator, settings: OpenLoopSettings,
              segments: Sequence[Segment], measured: str, step_id: str, run_root: Path,
              raw_dir: Path) -> tuple[Step, Rows]:
-    processes = max(1, settings.generator.workers)
+    server = session.server
     total_s = sum(s.duration_s for s in segments)
-    plan = {
-        "workload": settings.workload, "paths": dict(server.stack.paths), "host": server.url,
-        "seed": step_id, "arrival": settings.arrival, "processes": processes,
-        "segments": [{"name": s.name, "rate": s.rate, "duration_s": s.duration_s} for s in segments],
-        "max_outstanding": settings.max_outstanding, "timeout_s": settings.timeout_s,
-        "startup_s": 30.0, "warmup_s": 0.0, "measure_s": total_s,
-        "drain_timeout_s": 2 * settings.timeout_s + 5,  # a request may wait, then take, the timeout
-        "golden": [{"request": case.request, "prediction": case.prediction} for case in golden],
-    }
-    run = run_locust(plan, processes, settings.generator, raw_dir, server.processes, OPENLOOP_LOCUSTFILE)
-    output = run.output
-    if output is None or output["start_at"] is None:
-        logs = sorted(raw_dir.glob("*.log"))
-        raise MeasurementFailed(f"{step_id}: load generator gave no result (exit codes {run.exit_codes})",
-                                tail(logs[0]) if logs else "")
-    start_at = float(output["start_at"])
-    res = resources(run.samples, run.cpu_samples, start_at, start_at + total_s, settings.generator,
-                    server.cpus)
-    problems = _generator_problems(res, output, settings)
-    rows, segment_of = Rows.merge(output["processes"])
+    plan = OpenPlan(
+        traffic=payloads.traffic(WORKLOADS[settings.workload], server.stack, session.model.golden,
+                                 step_id),
+        host=server.url, arrival=settings.arrival, processes=max(1, settings.generator.workers),
+        segments=[PlannedSegment(name=s.name, rate=s.rate, duration_s=s.duration_s) for s in segments],
+        max_outstanding=settings.max_outstanding, timeout_s=settings.timeout_s, startup_s=30.0,
+        drain_timeout_s=2 * settings.timeout_s + 5,  # a request may wait, then take, the timeout
+    )
+    driven = generator.open(plan, settings.generator, raw_dir, server.processes)
+    output = driven.output
+    if not isinstance(output, OpenOutput) or output.start_at is None:
+        raise MeasurementFailed(f"{step_id}: load generator gave {driven.failure or 'no result'}",
+                                driven.log_tail)
+    start_at = output.start_at
+    res = resources(driven.samples, driven.cpu_samples, start_at, start_at + total_s,
+                    settings.generator.load_cpus, server.cpus)
+    problems = _generator_problems(res, output)
+    rows, segment_of = Rows.merge(output.processes)
     windows, offset = [], 0.0
     for number, segment in enumerate(segments):
         windows.append(window(rows.take(segment_of == number), segment, offset, settings, problems,
                               rows))
         offset += segment.duration_s
     judged = next(w for w in windows if w.name == measured)
-    flags = [f"{name}_cpu_contention" for name, busy, own in (
-        ("server", res.server_cpus_busy_percent, res.server_cpu_percent),
-        ("load", res.load_cpus_busy_percent, res.generator_cpu_percent))
-        if busy is not None and busy - own > CONTENTION_PERCENT] if res else []
     step = Step(step_id=step_id, arrival=settings.arrival, windows=windows, measured=measured,
-                verdict=verdict(judged, settings), flags=flags, resources=res, locust_commands=run.commands,
-                raw_dir=str(raw_dir.relative_to(run_root)))
+                verdict=verdict(judged, settings), flags=contention_flags(res) if res else [],
+                resources=res, generator_commands=driven.commands, raw_dir=str(raw_dir.relative_to(run_root)))
     return step, rows

@@ -16,38 +16,43 @@ in the parent process (loadtests/openloop.py).
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import time
 from collections import deque
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import gevent
 from gevent.event import Event
 from gevent.pool import Pool
 from locust import FastHttpUser, constant, events, task
 from locust.env import Environment
-from locust.runners import MasterRunner, WorkerRunner
+from locust.runners import MasterRunner, Runner, WorkerRunner
 
-from loadtests.answers import check_batch, check_ready, check_single
+from loadtests.answers import failure
 from loadtests.arrivals import Segment, schedule
-from loadtests.workloads import WORKLOADS, batch_body
+from loadtests.plans import OpenColumns, OpenOutput, OpenPlan, PlannedRequest
+from servers.protocols import PROTOCOLS
 
-PLAN: dict[str, Any] = json.loads(Path(os.environ["SERVEBENCH_LOCUST_PLAN"]).read_text())
-WORKLOAD = WORKLOADS[PLAN["workload"]]
-PATHS: dict[str, str] = PLAN["paths"]
-SEGMENTS = [Segment(**segment) for segment in PLAN["segments"]]
-GOLDEN: list[tuple[bytes, int]] = [
-    (json.dumps(case["request"]).encode(), int(case["prediction"])) for case in PLAN["golden"]
-]
-JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
+
+def _runner(environment: Environment) -> Runner:
+    """The environment's runner: Locust sets it before any user or listener runs."""
+    assert environment.runner is not None
+    return environment.runner
+
+
+PLAN = OpenPlan.model_validate_json(Path(os.environ["SERVEBENCH_LOCUST_PLAN"]).read_text())
+PROTOCOL = PROTOCOLS[PLAN.traffic.protocol]
+SEGMENTS = [Segment(s.name, s.rate, s.duration_s) for s in PLAN.segments]
 START = Event()
 START_AT: list[float] = []  # epoch seconds, set by the controller's go message
-# The mix as a weighted list, drawn per request.
-MIX = [step for step in WORKLOAD.mix for _ in range(step.weight)]
+# The mix as a weighted list of pools, drawn per request; bodies encoded once.
+MIX: list[list[tuple[PlannedRequest, bytes | None, dict[str, str]]]] = [
+    [(r, r.body.encode() or None, {**r.headers, "Accept": "application/json"} if r.body else {})
+     for r in PLAN.traffic.pool[entry.kind]]
+    for entry in PLAN.traffic.mix for _ in range(entry.weight)
+]
 
 
 class Columns:
@@ -56,11 +61,11 @@ class Columns:
     reached: counted against the stack), latency from the intended time until answered, failed
     or given up, Locust's own response time (from the actual send) and outcome ("" = success)."""
 
+    NAMES = ("intended_s", "segment", "lag_us", "wait_us", "capped", "latency_us", "service_us",
+             "kind", "outcome")
+
     def __init__(self) -> None:
-        self.data: dict[str, list[Any]] = {
-            "intended_s": [], "segment": [], "lag_us": [], "wait_us": [], "capped": [],
-            "latency_us": [], "service_us": [], "kind": [], "outcome": [],
-        }
+        self.data: dict[str, list[Any]] = {name: [] for name in self.NAMES}
 
     def add(self, **values: Any) -> None:
         for name, value in values.items():
@@ -69,9 +74,9 @@ class Columns:
 
 class OpenLoopUser(FastHttpUser):
     wait_time = constant(0)
-    concurrency = int(PLAN["max_outstanding"])  # one connection per outstanding request
-    network_timeout = float(PLAN["timeout_s"])
-    connection_timeout = float(PLAN["timeout_s"])
+    concurrency = PLAN.max_outstanding  # one connection per outstanding request
+    network_timeout = PLAN.timeout_s
+    connection_timeout = PLAN.timeout_s
 
     def _serve(self, intended: float, segment: int, dispatched: float, columns: Columns,
                backlog: deque[tuple[float, int, float]]) -> None:
@@ -80,48 +85,32 @@ class OpenLoopUser(FastHttpUser):
         self._request(intended, segment, dispatched, columns, False)
         while backlog:
             intended, segment, dispatched = backlog.popleft()
-            if time.time() - intended > float(PLAN["timeout_s"]):
+            if time.time() - intended > PLAN.timeout_s:
                 give_up(intended, segment, dispatched, columns)
                 continue
             self._request(intended, segment, dispatched, columns, True)
 
     def _request(self, intended: float, segment: int, dispatched: float, columns: Columns,
                  capped: bool) -> None:
-        step = self.random.choice(MIX)
+        request, body, headers = self.random.choice(self.random.choice(MIX))
         sent = time.time()
-        expected: Any
-        if step.kind == "batch":
-            picks = [self.random.choice(GOLDEN)
-                     for _ in range(self.random.randint(step.batch_min, step.batch_max))]
-            body: bytes | None = batch_body(p[0] for p in picks)
-            expected = [p[1] for p in picks]
-            path, check = PATHS["batch"], check_batch
-        elif step.kind == "single":
-            body, expected = self.random.choice(GOLDEN)
-            path, check = PATHS["predict"], check_single
-        else:
-            body, expected, path = None, None, PATHS["ready"]
-            check = lambda b, _: check_ready(b)  # noqa: E731
-        outcome, service_ms = self._call(path, body, lambda b: check(b, expected))
+        outcome, service_ms = self._call(request, body, headers)
         done = time.time()
         start = START_AT[0]
         columns.add(intended_s=round(intended - start, 6), segment=segment,
                     lag_us=round((dispatched - intended) * 1e6), wait_us=round((sent - dispatched) * 1e6),
                     capped=int(capped), latency_us=round((done - intended) * 1e6),
-                    service_us=round(service_ms * 1000), kind=step.kind, outcome=outcome)
+                    service_us=round(service_ms * 1000), kind=request.kind, outcome=outcome)
 
-    def _call(self, path: str, body: bytes | None,
-              check: Callable[[bytes], str | None]) -> tuple[str, float]:
-        method = self.client.post if body is not None else self.client.get
-        kwargs: dict[str, Any] = {"data": body, "headers": JSON_HEADERS} if body else {}
+    def _call(self, request: PlannedRequest, body: bytes | None,
+              headers: dict[str, str]) -> tuple[str, float]:
         outcome = ""
-        with method(path, catch_response=True, name="openloop", **kwargs) as response:
+        with self.client.request(request.method, request.path, catch_response=True, name="openloop",
+                                 data=cast(Any, body), headers=headers) as response:
             if response.status_code == 0:
                 outcome = f"transport_{type(getattr(response, 'error', None)).__name__}"
-            elif response.status_code != 200:
-                outcome = f"status_{response.status_code}"
             else:
-                outcome = check(response.content or b"") or ""
+                outcome = failure(PROTOCOL, request, response.status_code, response.content or b"") or ""
             if outcome:
                 response.failure(outcome)
             else:
@@ -130,18 +119,17 @@ class OpenLoopUser(FastHttpUser):
 
     @task
     def run_schedule(self) -> None:
-        index = self.environment.runner.worker_index
-        share = int(PLAN["processes"])
-        self.random = random.Random(f"{PLAN['seed']}-payload-{index}")
-        plan = schedule(PLAN["arrival"], SEGMENTS, PLAN["seed"], share, index)
-        self.environment.runner.send_message("ol_ready", {"index": index})
+        index = getattr(_runner(self.environment), "worker_index", 0)  # local and worker runners have one
+        share = PLAN.processes
+        self.random = random.Random(f"{PLAN.traffic.seed}-payload-{index}")
+        plan = schedule(PLAN.arrival, SEGMENTS, PLAN.traffic.seed, share, index)
+        _runner(self.environment).send_message("ol_ready", {"index": index})
         START.wait()
         start = START_AT[0]
         columns = Columns()
-        pool = Pool(int(PLAN["max_outstanding"]))
+        pool = Pool(PLAN.max_outstanding)
         backlog: deque[tuple[float, int, float]] = deque()  # due, waiting for a free connection
-        timeout = float(PLAN["timeout_s"])
-        capped = 0
+        timeout = PLAN.timeout_s
         for offset, segment in plan:
             intended = start + offset
             delay = intended - time.time()
@@ -152,16 +140,14 @@ class OpenLoopUser(FastHttpUser):
                 give_up(*backlog.popleft(), columns)
             if pool.full() or backlog:
                 backlog.append((intended, segment, dispatched))
-                capped += 1
                 continue
             pool.spawn(self._serve, intended, segment, dispatched, columns, backlog)
         # A request sent just before its timeout may itself take the timeout to fail.
         drained = pool.join(timeout=2 * timeout + 5)
         while backlog:
             give_up(*backlog.popleft(), columns)
-        self.environment.runner.send_message("ol_done", {
-            "index": index, "drained": bool(drained), "in_flight": len(pool), "capped": capped,
-            **columns.data})
+        done = OpenColumns(index=index, drained=bool(drained), in_flight=len(pool), **columns.data)
+        _runner(self.environment).send_message("ol_done", done.model_dump())
         gevent.sleep(3600)  # the controller quits the runner
 
 
@@ -184,34 +170,33 @@ class Controller:
         self.env = environment
         self.ready: set[int] = set()
         self.start_at: float | None = None
-        self.done: list[dict[str, Any]] = []
+        self.done: list[OpenColumns] = []
         self.arrived = Event()
 
     def on_ready(self, environment: Environment, msg: Any, **_: Any) -> None:
         self.ready.add(msg.data["index"])
-        if len(self.ready) == int(PLAN["processes"]):
+        if len(self.ready) == PLAN.processes:
             self.start_at = time.time() + 0.2  # every process starts its schedule at this instant
-            gevent.spawn(self.env.runner.send_message, "ol_go", {"start_at": self.start_at})
+            gevent.spawn(_runner(self.env).send_message, "ol_go", {"start_at": self.start_at})
 
     def on_done(self, environment: Environment, msg: Any, **_: Any) -> None:
-        self.done.append(msg.data)
+        self.done.append(OpenColumns.model_validate(msg.data))
         self.arrived.set()
 
     def run(self) -> None:
         total = sum(segment.duration_s for segment in SEGMENTS)
-        deadline = time.time() + float(PLAN["startup_s"]) + total + 2 * float(PLAN["timeout_s"]) + 15
-        while len(self.done) < int(PLAN["processes"]) and time.time() < deadline:
+        deadline = time.time() + PLAN.startup_s + total + 2 * PLAN.timeout_s + 15
+        while len(self.done) < PLAN.processes and time.time() < deadline:
             self.arrived.clear()
             self.arrived.wait(timeout=0.5)
-        Path(PLAN["out"]).write_text(json.dumps({
-            "start_at": self.start_at, "processes": self.done,
-            "expected_processes": int(PLAN["processes"])}))
-        self.env.runner.quit()
+        output = OpenOutput(start_at=self.start_at, processes=self.done, expected_processes=PLAN.processes)
+        Path(PLAN.out).write_text(output.model_dump_json())
+        _runner(self.env).quit()
 
 
 @events.init.add_listener
 def _on_init(environment: Environment, **_: Any) -> None:
-    runner = environment.runner
+    runner = _runner(environment)
     if not isinstance(runner, MasterRunner):
         runner.register_message("ol_go", _on_go)
     if not isinstance(runner, WorkerRunner):

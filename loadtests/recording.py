@@ -1,4 +1,4 @@
-"""Latency recording at microsecond resolution, mergeable across Locust processes.
+"""Latency tallies at microsecond resolution, mergeable across load-generator processes.
 
 Locust's own statistics round response times below 100 ms to whole milliseconds; the
 request event carries the unrounded time, which goes into an HdrHistogram here.
@@ -8,49 +8,11 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
-LOWEST_US = 1
-HIGHEST_US = 120_000_000  # two minutes: anything slower is a failure anyway
-SIGNIFICANT_FIGURES = 3  # values kept within 0.1 %
-RESOLUTION = "1 us unit, 3 significant figures (values within 0.1 %)"
-PERCENTILES: tuple[tuple[str, float], ...] = (
-    ("p50", 50.0), ("p90", 90.0), ("p99", 99.0), ("p99.9", 99.9),
-)
-
-
-def new_histogram() -> HdrHistogram:
-    return HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_FIGURES)
-
-
-def add(target: HdrHistogram, source: HdrHistogram) -> None:
-    """target += source; hdrh's own add() would set target's minimum to 0 for an empty source."""
-    if source.get_total_count():
-        target.add(source)
-
-
-def encode(histogram: HdrHistogram) -> str:
-    return histogram.encode().decode("ascii")
-
-
-def decode(encoded: str) -> HdrHistogram:
-    histogram = new_histogram()
-    if encoded:
-        add(histogram, HdrHistogram.decode(encoded.encode("ascii")))
-    return histogram
-
-
-def percentiles_ms(histogram: HdrHistogram) -> dict[str, float]:
-    """p50..p99.9, min, max and mean in milliseconds; empty histograms give an empty dict."""
-    if histogram.get_total_count() == 0:
-        return {}
-    values = {label: histogram.get_value_at_percentile(p) / 1000 for label, p in PERCENTILES}
-    values["min"] = histogram.get_min_value() / 1000
-    values["max"] = histogram.get_max_value() / 1000
-    values["mean"] = histogram.get_mean_value() / 1000
-    return values
+from loadtests.plans import KindTallyData, TallyData
+from servebench.results.histogram import LOWEST_US, add, decode, encode, new_histogram
 
 
 @dataclass
@@ -67,16 +29,17 @@ class KindTally:
     histogram: HdrHistogram = field(default_factory=new_histogram)
     failed_histogram: HdrHistogram = field(default_factory=new_histogram)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"requests": self.requests, "rows": self.rows, "failures": dict(self.failures),
-                "histogram": encode(self.histogram), "failed_histogram": encode(self.failed_histogram)}
+    def to_data(self) -> KindTallyData:
+        return KindTallyData(requests=self.requests, rows=self.rows, failures=dict(self.failures),
+                             histogram=encode(self.histogram),
+                             failed_histogram=encode(self.failed_histogram))
 
-    def merge(self, data: dict[str, Any]) -> None:
-        self.requests += data["requests"]
-        self.rows += data["rows"]
-        self.failures.update(data["failures"])
-        for name in ("histogram", "failed_histogram"):
-            add(getattr(self, name), decode(data[name]))
+    def merge(self, data: KindTallyData) -> None:
+        self.requests += data.requests
+        self.rows += data.rows
+        self.failures.update(data.failures)
+        add(self.histogram, decode(data.histogram))
+        add(self.failed_histogram, decode(data.failed_histogram))
 
 
 @dataclass
@@ -102,17 +65,25 @@ class PhaseTally:
         self.first_start = started if self.first_start is None else min(self.first_start, started)
         self.last_end = ended if self.last_end is None else max(self.last_end, ended)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"kinds": {k: t.to_dict() for k, t in self.kinds.items()},
-                "first_start": self.first_start, "last_end": self.last_end}
+    def to_data(self) -> TallyData:
+        return TallyData(kinds={k: t.to_data() for k, t in self.kinds.items()},
+                         first_start=self.first_start, last_end=self.last_end)
 
-    def merge(self, data: dict[str, Any]) -> None:
-        for kind, tally in data["kinds"].items():
+    def merge(self, data: TallyData) -> None:
+        for kind, tally in data.kinds.items():
             self.kinds.setdefault(kind, KindTally()).merge(tally)
-        for name, pick in (("first_start", min), ("last_end", max)):
-            theirs, mine = data[name], getattr(self, name)
-            if theirs is not None:
-                setattr(self, name, theirs if mine is None else pick(mine, theirs))
+        if data.first_start is not None:
+            self.first_start = data.first_start if self.first_start is None else min(self.first_start,
+                                                                                     data.first_start)
+        if data.last_end is not None:
+            self.last_end = data.last_end if self.last_end is None else max(self.last_end, data.last_end)
+
+    @classmethod
+    def of(cls, data: TallyData | None) -> PhaseTally:
+        tally = cls()
+        if data is not None:
+            tally.merge(data)
+        return tally
 
 
 @dataclass
@@ -126,7 +97,7 @@ class WindowTallies:
     window_s: float
     origin: float  # epoch seconds: the phase's opening, shared by every Locust process
     open: dict[int, PhaseTally] = field(default_factory=dict)
-    closed: dict[int, dict[str, Any]] = field(default_factory=dict)
+    closed: dict[int, TallyData] = field(default_factory=dict)
 
     def record(self, kind: str, started: float, response_ms: float, rows: int,
                failure: str | None) -> None:
@@ -137,13 +108,13 @@ class WindowTallies:
                 self.open[index].merge(self.closed.pop(index))
         self.open[index].record(kind, started, response_ms, rows, failure)
         for older in [i for i in self.open if i < index - 1]:
-            self.closed[older] = self.open.pop(older).to_dict()
+            self.closed[older] = self.open.pop(older).to_data()
 
-    def to_dict(self) -> dict[str, Any]:
-        windows = {**self.closed, **{i: t.to_dict() for i, t in self.open.items()}}
-        return {"window_s": self.window_s, "origin": self.origin,
-                "windows": {str(i): windows[i] for i in sorted(windows)}}
+    def to_data(self) -> dict[str, TallyData]:
+        """Window index (as text, a JSON key) -> its tally, in order."""
+        windows = {**self.closed, **{i: t.to_data() for i, t in self.open.items()}}
+        return {str(i): windows[i] for i in sorted(windows)}
 
-    def merge(self, data: dict[str, Any]) -> None:
-        for index, tally in data["windows"].items():
+    def merge(self, windows: dict[str, TallyData]) -> None:
+        for index, tally in windows.items():
             self.open.setdefault(int(index), PhaseTally()).merge(tally)

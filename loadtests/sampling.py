@@ -43,11 +43,12 @@ def take(processes: Sequence[psutil.Process], uss: bool = False) -> Sample:
         try:
             with process.oneshot():
                 times = process.cpu_times()
-                memory = process.memory_full_info() if uss else process.memory_info()
                 cpu[process.pid] = times.user + times.system
-                rss[process.pid] = memory.rss
                 if uss:
-                    unique[process.pid] = memory.uss
+                    full = process.memory_full_info()
+                    rss[process.pid], unique[process.pid] = full.rss, full.uss
+                else:
+                    rss[process.pid] = process.memory_info().rss
         except psutil.Error:
             continue
     return Sample(time.time(), cpu, rss, unique if uss else None)

@@ -15,7 +15,7 @@ def scrape(url: str) -> str | None:
     """The server's metrics text; None if it cannot answer (the caller records why)."""
     try:
         with urllib.request.urlopen(url, timeout=10) as answer:
-            return answer.read().decode()
+            return str(answer.read().decode())
     except OSError:
         return None
 

@@ -9,28 +9,24 @@ is given and never names a stack.
 from __future__ import annotations
 
 import os
-import platform
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import psutil
 
-from loadtests import drift, provenance
-from loadtests.generator import GeneratorSettings, run_locust
-from loadtests.measure import MeasureSettings, locust_plan, measure, phase
-from loadtests.orchestrate import run_id
+from loadtests import drift
+from loadtests.generators import Generator, GeneratorSettings, chosen
+from loadtests.measure import MeasureSettings, closed_plan, measure, output_of, phase
+from loadtests.recorder import Recorder, header_fields
+from loadtests.session import ModelUnderTest, Session, run_session
 from loadtests.soak_windows import build_windows, drift_of, window_flags
-from loadtests.verify import verify
-from servebench.provenance import git_commit, git_dirty
-from servebench.results.schema import SCHEMA_VERSION, Check, Record
-from servebench.results.soak_schema import SoakProcess, SoakRecord, SoakRun, SoakSettings, SoakWriter
-from servers.process import REPO_ROOT, ServerProcess, StackFailed, tail
+from loadtests.workloads import WORKLOADS
+from servebench.results.declarations import GENERATOR_BOUND_PERCENT, SOAK_FLAGS
+from servebench.results.soak_schema import SoakProcess, SoakRecord, SoakRun, SoakSettings
+from servers.process import REPO_ROOT, ServerProcess
 from servers.registry import STACKS
-from shared_model.cases import GoldenCase, golden_cases
-from shared_model.predictor import Predictor
-from shared_model.profiles import PROFILES
 
 STACK_OVERHEAD_S = 15.0  # start, verify, Locust start-up twice, stop: for the printed estimate
 
@@ -52,7 +48,7 @@ class SoakConfig:
     load_cpus: tuple[int, ...] | None = None
     results_dir: Path = REPO_ROOT / "results"
     drain_timeout_s: float = 30.0
-    generator_bound_percent: float = 90.0
+    generator: str = "locust"
     sample_interval_s: float = 0.2  # the generator module's Sampler default
 
     @property
@@ -83,92 +79,67 @@ class Namer:
         return processes
 
 
-def _probe(server: ServerProcess, config: SoakConfig, golden: Sequence[GoldenCase], root: Path,
-           ready_s: float) -> Record:
-    settings = MeasureSettings(1.0, config.probe_s, config.drain_timeout_s,
-                               GeneratorSettings(config.load_cpus), config.generator_bound_percent)
-    return measure(server, config.workload, config.probe_users, 1, golden, settings, root, ready_s)
-
-
-def _soak_stack(name: str, config: SoakConfig, writer: SoakWriter, golden: Sequence[GoldenCase],
-                fingerprint: str) -> SoakRecord:
+def _soak_stack(name: str, config: SoakConfig, recorder: Recorder[SoakRun], model: ModelUnderTest,
+                generator: Generator) -> SoakRecord:
     stack = STACKS[name]
-    log = writer.root / "logs" / f"{name}.log"
-    server = ServerProcess(stack, cpus=config.server_cpus, env={"SERVEBENCH_MODEL": config.model},
-                           log_path=log)
-    fields: dict[str, object] = {
-        "stack": name, "title": stack.title, "status": "ok", "reason": None, "log_tail": None,
-        "knobs": dict(stack.knobs), "command": server.command(), "time_to_ready_s": None,
-        "shutdown_s": None, "checks": [], "workload": config.workload, "users": config.users,
+    log = recorder.root / "logs" / f"{name}.log"
+    fields: dict[str, Any] = {
+        "record_id": name, "workload": config.workload, "users": config.users,
         "target_rps": config.rps, "target_from": "given" if config.rps else "probe", "probe": None,
-        "capacity_rps": None, "locust_commands": [], "opened_at": None, "drained_at": None,
+        "capacity_rps": None, "generator_commands": [], "opened_at": None, "drained_at": None,
         "requests": 0, "failures": {}, "rps": None, "latency": None, "processes": [], "windows": [],
         "drift": None, "verdict": "failed", "reasons": [], "flags": [], "raw_dir": None,
-        "log": str(log.relative_to(writer.root)),
+        "log": str(log.relative_to(recorder.root)),
     }
-    namer = Namer(server)
     flags: list[str] = []
-    try:
-        server.start()
-        ready_s = fields["time_to_ready_s"] = server.wait_ready()
-        checks = [Check(name=c.name, ok=c.ok, detail=c.detail)
-                  for c in verify(server.url, stack, golden, config.model, fingerprint)]
-        fields["checks"] = checks
-        failed = [c for c in checks if not c.ok]
-        if failed:
-            raise server.failed("verification failed: " + "; ".join(f"{c.name} ({c.detail})"
-                                                                     for c in failed[:5]))
+    namers: list[Namer] = []
+
+    def measure_soak(session: Session) -> None:
+        namer = Namer(session.server)
+        namers.append(namer)
         target = config.rps
         if target is None:
-            probe = _probe(server, config, golden, writer.root, ready_s)
+            settings = MeasureSettings(1.0, config.probe_s, config.drain_timeout_s,
+                                       GeneratorSettings(config.load_cpus))
+            probe = measure(session, generator, config.workload, config.probe_users, 1, settings,
+                            recorder.root)
             fields.update(probe=probe, capacity_rps=probe.measured.rps)
             target = config.fraction * probe.measured.rps
             fields["target_rps"] = target
             if probe.flags:
                 flags.append("probe_flagged")
             if target <= 0:
-                raise server.failed("the capacity probe measured no successful answers")
+                raise session.server.failed("the capacity probe measured no successful answers")
         settings = MeasureSettings(config.warmup_s, config.duration_s, config.drain_timeout_s,
                                    GeneratorSettings(config.load_cpus))
-        plan = locust_plan(server, config.workload, f"soak-{config.workload}", golden, settings,
-                           window_s=config.window_s, user_rps=target / config.users)
-        raw_dir = writer.root / "locust" / f"{name}__soak"
-        fields["raw_dir"] = str(raw_dir.relative_to(writer.root))
-        run = run_locust(plan, config.users, settings.generator, raw_dir, namer,
-                         server_uss_every_s=config.uss_interval_s)
-        fields["locust_commands"] = run.commands
-        if run.output is None:
-            logs = sorted(raw_dir.glob("*.log"))
-            raise StackFailed(name, "the load generator gave no result" + (
-                " (timed out)" if run.timed_out else f" (exit codes {run.exit_codes})"),
-                tail(logs[0]) if logs else "")
-        measured = run.output["phases"]["measured"]
+        plan = closed_plan(session, config.workload, f"soak-{config.workload}", settings).model_copy(
+            update={"window_s": config.window_s, "user_rps": target / config.users})
+        raw_dir = recorder.root / generator.name / f"{name}__soak"
+        fields["raw_dir"] = str(raw_dir.relative_to(recorder.root))
+        driven = generator.closed(plan, config.users, settings.generator, raw_dir, namer,
+                                  uss_every_s=config.uss_interval_s)
+        fields["generator_commands"] = driven.commands
+        measured = output_of(driven).phases["measured"]
         whole = phase(measured, config.duration_s)
-        windows = build_windows(measured["windows"] or {}, measured["opened_at"], config.duration_s,
-                                config.window_s, run.samples, run.cpu_samples, config.server_cpus)
+        windows = build_windows(measured.windows or {}, measured.opened_at, config.duration_s,
+                                config.window_s, driven.samples, driven.cpu_samples, config.server_cpus)
         found, verdict, reasons = drift_of(windows, whole.rps)
         fields.update(
-            opened_at=measured["opened_at"], drained_at=measured["drained_at"],
+            opened_at=measured.opened_at, drained_at=measured.drained_at,
             requests=whole.requests, failures=whole.failures, rps=whole.rps,
             latency=whole.latency, windows=windows, drift=found, verdict=verdict, reasons=reasons,
         )
-        flags += window_flags(windows, target, whole.rps, config.generator_bound_percent)
-        if not server.alive():
-            raise server.failed("exited during the soak")
-    except StackFailed as error:
-        fields.update(status="failed", reason=error.reason, log_tail=error.log_tail)
+        flags.extend(window_flags(windows, target, whole.rps, GENERATOR_BOUND_PERCENT))
+
+    ended = run_session(stack, model, config.server_cpus, log, measure_soak)
+    if ended.failed:
+        fields["verdict"] = "failed"
         if fields["windows"]:
             flags.append("server_died")
-    except Exception as error:  # an orchestrator fault must not cost the other stacks
-        fields.update(status="failed", reason=f"{type(error).__name__}: {error}", log_tail=tail(log))
-    finally:
-        if server.proc is not None:
-            fields["shutdown_s"] = server.stop()
-    fields["processes"] = sorted(namer.seen.values(), key=lambda p: p.pid)
+    processes = {pid: p for namer in namers for pid, p in namer.seen.items()}
+    fields["processes"] = [processes[pid] for pid in sorted(processes)]
     fields["flags"] = flags
-    if fields["status"] == "failed":
-        fields["verdict"] = "failed"
-    return SoakRecord.model_validate(fields)
+    return SoakRecord.model_validate({**ended.launch(), **fields})
 
 
 def _load() -> list[float]:
@@ -178,18 +149,12 @@ def _load() -> list[float]:
 def soak(config: SoakConfig, on_stack: Callable[[SoakRecord], None] | None = None,
          ) -> tuple[Path, SoakRun, list[SoakRecord]]:
     """Soak every configured stack in turn; `on_stack(record)` is called after each one."""
-    started = datetime.now(UTC)
-    commit = git_commit()
-    writer = SoakWriter(config.results_dir,
-                        run_id(commit if commit != "unknown" else None, started) + "-soak")
-    predictor = Predictor.load(PROFILES[config.model])
-    golden = golden_cases(predictor)
-    run = SoakRun(
-        schema_version=SCHEMA_VERSION, run_id=writer.root.name, status="running",
-        started_at=started.isoformat(), finished_at=None, wall_time_s=None, git_commit=commit,
-        git_dirty=git_dirty(), machine=provenance.machine(), load_average={"start": _load()},
-        python=platform.python_version(), packages=provenance.packages(),
-        model={"profile": config.model, "sha256": predictor.fingerprint, "version": predictor.version},
+    generator = chosen(config.generator, "paced", (WORKLOADS[config.workload],))
+    model = ModelUnderTest.load(config.model)
+    header = SoakRun(
+        **header_fields("soak", [STACKS[n] for n in config.stacks], SOAK_FLAGS, [generator.name],
+                        config.estimate_s()),
+        load_average={"start": _load()}, model=model.described(),
         settings=SoakSettings(
             stacks=list(config.stacks), workload=config.workload, duration_s=config.duration_s,
             window_s=config.window_s, warmup_s=config.warmup_s,
@@ -202,23 +167,14 @@ def soak(config: SoakConfig, on_stack: Callable[[SoakRecord], None] | None = Non
         ),
         stacks=[],
     )
-    writer.write_soak(run)
+    recorder = Recorder(config.results_dir, header, ("records", "logs", generator.name))
     records: list[SoakRecord] = []
-    status = "interrupted"
-    try:
+    with recorder.running():
         for name in config.stacks:
-            records.append(_soak_stack(name, config, writer, golden, predictor.fingerprint))
-            writer.write_stack(records[-1])
-            run = run.model_copy(update={"stacks": [r.stack for r in records]})
-            writer.write_soak(run)
+            records.append(_soak_stack(name, config, recorder, model, generator))
+            recorder.record(records[-1])
+            recorder.update(stacks=[r.stack for r in records])
             if on_stack is not None:
                 on_stack(records[-1])
-        status = "complete"
-    finally:
-        finished = datetime.now(UTC)
-        run = run.model_copy(update={
-            "status": status, "finished_at": finished.isoformat(),
-            "wall_time_s": (finished - started).total_seconds(),
-            "load_average": {**run.load_average, "end": _load()}})
-        writer.write_soak(run)
-    return writer.root, run, records
+        recorder.update(load_average={**recorder.header.load_average, "end": _load()})
+    return recorder.root, recorder.header, records

@@ -5,21 +5,16 @@ from __future__ import annotations
 import statistics
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
 
 from loadtests import drift, sampling
-from loadtests.measure import CONTENTION_PERCENT, latency
-from loadtests.recording import PhaseTally, add, new_histogram
-from servebench.results.soak_schema import Drift, FitResult, ProcessWindow, SoakWindow
+from loadtests.measure import latency
+from loadtests.plans import TallyData
+from loadtests.recording import PhaseTally
+from servebench.results.declarations import CONTENTION_PERCENT
+from servebench.results.histogram import add, new_histogram
+from servebench.results.soak_schema import INCONCLUSIVE, Drift, FitResult, ProcessWindow, SoakWindow
 
 PARTIAL = 0.999  # a window shorter than this share of window_s is partial
-
-
-def _tally(data: dict[str, Any] | None) -> PhaseTally:
-    tally = PhaseTally()
-    if data:
-        tally.merge(data)
-    return tally
 
 
 def _processes(inside: Sequence[sampling.Sample]) -> dict[str, ProcessWindow]:
@@ -37,11 +32,11 @@ def _processes(inside: Sequence[sampling.Sample]) -> dict[str, ProcessWindow]:
     return out
 
 
-def build_windows(raw: dict[str, Any], origin: float, measure_s: float, window_s: float,
+def build_windows(raw: dict[str, TallyData], origin: float, measure_s: float, window_s: float,
                   samples: dict[str, list[sampling.Sample]], cpu_samples: Sequence[sampling.CpuSample],
                   server_cpus: Sequence[int] | None) -> list[SoakWindow]:
     """Every window of the measured phase, empty ones included, in time order."""
-    tallies = {int(index): _tally(data) for index, data in raw.items()}
+    tallies = {int(index): PhaseTally.of(data) for index, data in raw.items()}
     phase_end = origin + measure_s
     last = max([*tallies, int(measure_s // window_s + 0.5) - 1])
     windows = []
@@ -105,7 +100,7 @@ def drift_of(windows: Sequence[SoakWindow], rps: float | None,
     """Fits of RSS and p99 against time, and the verdict with its reasons."""
     use = fitted(windows, t)
     if len(use) < max(2, t.min_windows):
-        return None, drift.INCONCLUSIVE, [f"{len(use)} windows to fit, fewer than {t.min_windows}"]
+        return None, INCONCLUSIVE, [f"{len(use)} windows to fit, fewer than {t.min_windows}"]
     rss, rss_result = _fit(use, [w.server_rss_mb or 0.0 for w in use])
     p99, p99_result = _fit(use, [w.latency.percentiles_ms["p99"] for w in use])
     # Unique memory is read twice a window; a window without a reading (the sampler held up

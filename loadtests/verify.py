@@ -1,66 +1,61 @@
 """Check a running stack before measuring it: a fast wrong answer is not a result.
 
-Every golden answer (class exact, probabilities within 1e-6, single and batch), every BAD
-case answered with the stack's declared status, and `/info` reporting the registry's knobs
-and the expected model.
+Every golden answer through the stack's protocol (class exact, probabilities within 1e-6,
+single and batch), every BAD case answered with the stack's declared status, and `/info`
+reporting the registry's knobs and the expected model.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
 
 import httpx
 
-from servebench.robustness import classify, is_error_body
+from loadtests.classify import classify, is_error_body
+from servebench.results.schema import Check
+from servers.protocols import Answer, NotAnAnswer
 from servers.registry import Stack
 from shared_model.cases import BAD, GoldenCase
 
 PROBABILITY_TOLERANCE = 1e-6
 
 
-@dataclass(frozen=True)
-class Check:
-    name: str
-    ok: bool
-    detail: str = ""
-
-
-def _answer_problem(item: Any, case: GoldenCase) -> str | None:
-    try:
-        got = (item["prediction"], item["probability"]["no_churn"], item["probability"]["churn"])
-    except (KeyError, TypeError):
-        return f"not a prediction: {str(item)[:200]}"
-    if got[0] != case.prediction:
-        return f"class {got[0]}, expected {case.prediction}"
-    for value, want in zip(got[1:], case.probability, strict=True):
-        if not math.isclose(value, want, abs_tol=PROBABILITY_TOLERANCE):
-            return f"probability {value!r}, expected {want!r}"
+def _answer_problem(answer: Answer, case: GoldenCase) -> str | None:
+    if answer.prediction != case.prediction:
+        return f"class {answer.prediction}, expected {case.prediction}"
+    probability = answer.probability or {}
+    for label, want in zip(("no_churn", "churn"), case.probability, strict=True):
+        value = probability.get(label)
+        if value is None or not math.isclose(value, want, abs_tol=PROBABILITY_TOLERANCE):
+            return f"probability of {label} {value!r}, expected {want!r}"
     return None
+
+
+def _ask(client: httpx.Client, stack: Stack, cases: Sequence[GoldenCase], batch: bool) -> list[str | None]:
+    """One problem (or None) per case, asking for all of them in one request when `batch`."""
+    native = stack.protocol.request([c.request for c in cases], batch, stack.paths)
+    response = client.request(native.method, native.path, content=native.body, headers=dict(native.headers))
+    if response.status_code != 200:
+        return [f"status {response.status_code}: {response.text[:200]}"] * len(cases)
+    try:
+        answers = stack.protocol.answers(response.content, len(cases), batch)
+    except NotAnAnswer as error:
+        return [str(error)] * len(cases)
+    return [_answer_problem(answer, case) for answer, case in zip(answers, cases, strict=True)]
 
 
 def _golden(client: httpx.Client, stack: Stack, golden: Sequence[GoldenCase]) -> list[Check]:
     checks = []
     for index, case in enumerate(golden):
-        response = client.post(stack.paths["predict"], json=case.request)
-        problem = (f"status {response.status_code}: {response.text[:200]}"
-                   if response.status_code != 200 else _answer_problem(response.json(), case))
-        checks.append(Check(f"golden_single_{index}", problem is None, problem or ""))
-    response = client.post(stack.paths["batch"], json={"items": [c.request for c in golden]})
-    if response.status_code != 200:
-        return [*checks, Check("golden_batch", False, f"status {response.status_code}")]
-    results = response.json().get("results", [])
-    problems = [p for item, case in zip(results, golden, strict=False)
-                if (p := _answer_problem(item, case))]
-    if len(results) != len(golden):
-        problems.append(f"{len(results)} results for {len(golden)} items")
-    return [*checks, Check("golden_batch", not problems, "; ".join(problems[:3]))]
+        (problem,) = _ask(client, stack, [case], batch=False)
+        checks.append(Check(name=f"golden_single_{index}", ok=problem is None, detail=problem or ""))
+    problems = list(dict.fromkeys(p for p in _ask(client, stack, golden, batch=True) if p))
+    return [*checks, Check(name="golden_batch", ok=not problems, detail="; ".join(problems[:3]))]
 
 
 def _bad(client: httpx.Client, stack: Stack) -> list[Check]:
-    """Each BAD case, classified as servebench.robustness does; the detail starts with that
+    """Each BAD case, classified as loadtests.robustness does; the detail starts with that
     outcome and a colon (the report's robustness matrix reads it back)."""
     checks = []
     for case in BAD:
@@ -71,9 +66,9 @@ def _bad(client: httpx.Client, stack: Stack) -> list[Check]:
         error_body = is_error_body(response.content)
         outcome = classify(stack, case, response.status_code, error_body, ready)
         checks.append(Check(
-            f"bad_{case.name}", outcome in ("pass", "declared"),
-            f"{outcome}: status {response.status_code}, declared {status}, "
-            f"ErrorBody {'yes' if error_body else 'no'}, ready after {'yes' if ready else 'no'}",
+            name=f"bad_{case.name}", ok=outcome in ("pass", "declared"), group=case.group,
+            detail=f"{outcome}: status {response.status_code}, declared {status}, "
+                   f"ErrorBody {'yes' if error_body else 'no'}, ready after {'yes' if ready else 'no'}",
         ))
     return checks
 
@@ -81,25 +76,25 @@ def _bad(client: httpx.Client, stack: Stack) -> list[Check]:
 def _info(client: httpx.Client, stack: Stack, profile: str, fingerprint: str) -> list[Check]:
     response = client.get(stack.paths["info"])
     if response.status_code != 200:
-        return [Check("info", False, f"status {response.status_code}")]
+        return [Check(name="info", ok=False, detail=f"status {response.status_code}")]
     info = response.json()
     model = info.get("model", {})
     return [
-        Check("info_stack", info.get("stack") == stack.name, f"reports {info.get('stack')!r}"),
-        Check("info_knobs", info.get("knobs") == dict(stack.knobs),
-              f"reports {info.get('knobs')}, registry {dict(stack.knobs)}"),
-        Check("info_model", (model.get("profile"), model.get("sha256")) == (profile, fingerprint),
-              f"reports {model.get('profile')} {str(model.get('sha256'))[:12]}, "
-              f"expected {profile} {fingerprint[:12]}"),
+        Check(name="info_stack", ok=info.get("stack") == stack.name, detail=f"reports {info.get('stack')!r}"),
+        Check(name="info_knobs", ok=info.get("knobs") == dict(stack.knobs),
+              detail=f"reports {info.get('knobs')}, registry {dict(stack.knobs)}"),
+        Check(name="info_model", ok=(model.get("profile"), model.get("sha256")) == (profile, fingerprint),
+              detail=f"reports {model.get('profile')} {str(model.get('sha256'))[:12]}, "
+                     f"expected {profile} {fingerprint[:12]}"),
     ]
 
 
-def verify(url: str, stack: Stack, golden: Sequence[GoldenCase], profile: str,
-           fingerprint: str) -> list[Check]:
+def verify(url: str, stack: Stack, golden: Sequence[GoldenCase], profile: str, fingerprint: str,
+           bad_inputs: bool = True) -> list[Check]:
     """Every check, passed or not; the caller measures the stack only if all passed."""
     with httpx.Client(base_url=url, timeout=30.0) as client:
         try:
-            return [*_golden(client, stack, golden), *_bad(client, stack),
+            return [*_golden(client, stack, golden), *(_bad(client, stack) if bad_inputs else []),
                     *_info(client, stack, profile, fingerprint)]
         except (httpx.HTTPError, ValueError) as error:
-            return [Check("reachable", False, f"{type(error).__name__}: {error}")]
+            return [Check(name="reachable", ok=False, detail=f"{type(error).__name__}: {error}")]

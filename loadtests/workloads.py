@@ -8,12 +8,10 @@ the previous answer arrives, so the offered load is set by the number of users.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal
-
-from servebench.results.schema import Generator
 
 Kind = Literal["single", "batch", "ready", "health"]
 KINDS: tuple[Kind, ...] = ("single", "batch", "ready", "health")
@@ -22,11 +20,6 @@ PREDICTION_KINDS: tuple[Kind, ...] = ("single", "batch")
 PATH_OF: Mapping[Kind, str] = MappingProxyType(
     {"single": "predict", "batch": "batch", "ready": "ready", "health": "health"}
 )
-
-
-def batch_body(items: Iterable[bytes]) -> bytes:
-    """A batch request from single requests already encoded: joined, never re-encoded."""
-    return b'{"items":[' + b",".join(items) + b"]}"
 
 
 @dataclass(frozen=True)
@@ -59,7 +52,7 @@ class RunProfile:
     measure_s: float
     repeats: int
     drain_timeout_s: float = 30.0  # longest wait for in-flight requests at a phase boundary
-    generator: Generator = "locust"  # wrk where a Python generator would be the limit
+    generator: str = "locust"  # a name in loadtests.generators; wrk where Python would be the limit
 
 
 _WORKLOADS = (

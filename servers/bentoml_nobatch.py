@@ -72,4 +72,4 @@ class ChurnService:
 
 
 # Bad input is answered by the contract's rules before BentoML's own validation (400) sees it.
-ChurnService.add_asgi_middleware(ContractGuard)
+ChurnService.add_asgi_middleware(ContractGuard)  # type: ignore[attr-defined]  # added by @bentoml.service

@@ -143,4 +143,4 @@ class ChurnAPI:
         return Response(batch_payload(result, version), media_type=JSON)
 
 
-ChurnAPI.add_asgi_middleware(ContractGuard)
+ChurnAPI.add_asgi_middleware(ContractGuard)  # type: ignore[attr-defined]  # added by @bentoml.service

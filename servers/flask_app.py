@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
@@ -38,7 +38,7 @@ def _json(payload: bytes, status: int = 200, headers: dict[str, str] | None = No
 
 
 def _dict(payload: dict[str, Any]) -> Response:
-    return app.json.response(payload)
+    return cast(Response, app.json.response(payload))
 
 
 def _body() -> bytes:

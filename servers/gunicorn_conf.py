@@ -20,4 +20,4 @@ preload_app = True
 def child_exit(server: Any, worker: Any) -> None:
     # Without this, a dead worker's gauges/counters files linger in the multiprocess dir.
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        multiprocess.mark_process_dead(worker.pid)
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]

@@ -10,11 +10,14 @@ of the stack: a proxy adds a hop and its own event loop, and the numbers would b
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
+from pydantic import ValidationError
+
+from shared_model.schemas import BatchPredictResponse, PredictResponse
 
 JSON = "application/json"
 Row = Mapping[str, Any]  # one request row in the contract's terms: field name -> value
@@ -49,22 +52,39 @@ class Protocol:
     description = "servebench's HTTP contract: its paths, bodies, errors and probes"
 
     def request(self, rows: Sequence[Row], batch: bool, paths: Mapping[str, str]) -> NativeRequest:
+        singles = [json.dumps(row).encode() for row in rows]
         if batch:
-            return NativeRequest("POST", paths["batch"], orjson.dumps({"items": list(rows)}))
-        (row,) = rows
-        return NativeRequest("POST", paths["predict"], orjson.dumps(row))
+            return NativeRequest("POST", paths["batch"], b'{"items":[' + b",".join(singles) + b"]}")
+        (single,) = singles
+        return NativeRequest("POST", paths["predict"], single)
 
     def answers(self, body: bytes, rows: int, batch: bool) -> list[Answer]:
         """The answers in a 200 body, one per row sent; NotAnAnswer when it is not one."""
         try:
-            data = orjson.loads(body)
-            items = data["results"] if batch else [data]
-            found = [Answer(item["prediction"], item.get("probability")) for item in items]
-        except (orjson.JSONDecodeError, KeyError, TypeError) as error:
+            if batch:
+                many = BatchPredictResponse.model_validate_json(body)
+                items = [(i.prediction, i.probability.model_dump()) for i in many.results]
+                if many.batch_size != len(items):
+                    raise NotAnAnswer(f"batch_size {many.batch_size} for {len(items)} results")
+            else:
+                one = PredictResponse.model_validate_json(body)
+                items = [(one.prediction, one.probability.model_dump())]
+        except ValidationError as error:
             raise NotAnAnswer(f"not a prediction: {body[:200]!r}") from error
-        if len(found) != rows:
-            raise NotAnAnswer(f"{len(found)} answers for {rows} rows")
-        return found
+        if len(items) != rows:
+            raise NotAnAnswer(f"{len(items)} answers for {rows} rows")
+        return [Answer(prediction, probability) for prediction, probability in items]
+
+    def ready(self, status: int, body: bytes) -> bool:
+        """Whether a readiness answer says ready."""
+        if status != 200:
+            return False
+        try:
+            return bool(json.loads(body).get("status") == "ready")
+        except (ValueError, AttributeError):
+            return False
 
 
 CONTRACT = Protocol()
+# Every protocol by name: plans carry the name across the process boundary.
+PROTOCOLS: dict[str, Protocol] = {CONTRACT.name: CONTRACT}

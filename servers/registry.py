@@ -43,6 +43,22 @@ class Deviation:
     error_body: bool = True  # whether that answer is still an ErrorBody
 
 
+@dataclass(frozen=True)
+class Target:
+    """A performance target a stack holds itself to: its `metric` over another's, in one run.
+
+    `against`: a stack name, "peers" (the best stack of role peer at that level) or "ceiling"
+    (the same stack's framework-ceiling workload, each at its peak)."""
+
+    name: str
+    metric: Literal["p50_ms", "p99_ms", "rps"]
+    users: tuple[int, ...] | None  # the levels it is judged at; None: each side at its peak
+    against: str
+    limit: float
+    at_most: bool
+    detail: str
+
+
 # ours: code this project owns and tunes (the gate measures these); peer: a framework measured
 # as its own docs configure it; reference: the classic baseline the report compares against.
 Role = Literal["ours", "peer", "reference"]
@@ -55,6 +71,7 @@ class Stack:
     description: str
     role: Role
     packages: tuple[str, ...]  # the distributions whose versions a result must record
+    tags: tuple[str, ...]  # what the seed article's claims call this kind of stack
     argv: tuple[str, ...]  # templates: {python} {host} {port} and any knob name
     knobs: Knobs
     default_port: int
@@ -71,6 +88,7 @@ class Stack:
     openapi: str | None = None  # path of the OpenAPI document, if the stack publishes one
     python: str = field(default_factory=lambda: sys.executable)  # another venv if isolated
     protocol: Protocol = CONTRACT  # how clients ask it for predictions (servers/protocols.py)
+    targets: tuple[Target, ...] = ()  # performance targets the report judges it against
 
     @property
     def aggregates_metrics(self) -> bool:
@@ -155,6 +173,17 @@ def _no_queue_wait(dispatcher: str) -> Deviation:
                      "how long each request waited for its batch")
 
 
+# What our batcher must show, each a ratio of medians measured in the same run.
+BATCHER_TARGETS = (
+    Target("p50 at 1 user against fastapi_inline: no fixed wait when idle", "p50_ms", (1,),
+           "fastapi_inline", 1.15, True, "fastapi_inline's p50 at 1 user"),
+    Target("throughput against the best peer", "rps", (32, 64), "peers", 4.0, False, "best peer"),
+    Target("p99 against fastapi_threadpool", "p99_ms", (32, 64), "fastapi_threadpool", 0.5, True,
+           "fastapi_threadpool's p99"),
+    Target("peak predictions against the same server's framework ceiling", "rps", None, "ceiling", 0.6,
+           False, "ceiling peak"),
+)
+
 _STACK_LIST: tuple[Stack, ...] = (
     Stack(
         name="flask_gunicorn",
@@ -164,6 +193,7 @@ _STACK_LIST: tuple[Stack, ...] = (
         "preloaded in the master and shared copy-on-write by the workers.",
         role="reference",
         packages=("flask", "gunicorn", "pydantic"),
+        tags=("flask", "gunicorn"),
         argv=(
             "{python}", "-m", "gunicorn", "--config", "python:servers.gunicorn_conf",
             "--bind", "{host}:{port}", "--workers", "{workers}", "--worker-class", "sync",
@@ -182,6 +212,7 @@ _STACK_LIST: tuple[Stack, ...] = (
         "no in-flight limit or timeout because its blocked loop cannot see requests to refuse.",
         role="ours",
         packages=("fastapi", "starlette", "uvicorn", "uvloop", "httptools", "pydantic"),
+        tags=("fastapi", "uvicorn", "inline"),
         argv=(*_UVICORN, "servers.fastapi_inline:app"),
         knobs=_knobs(**_UVICORN_KNOBS),
         default_port=8002,
@@ -193,6 +224,7 @@ _STACK_LIST: tuple[Stack, ...] = (
         description="The loop parses and validates; the model runs in a bounded thread pool.",
         role="ours",
         packages=("fastapi", "starlette", "uvicorn", "uvloop", "httptools", "pydantic"),
+        tags=("fastapi", "uvicorn", "threadpool"),
         argv=(*_UVICORN, "servers.fastapi_threadpool:app"),
         knobs=_knobs(**_UVICORN_KNOBS, **_LIMITS, threads=4),
         default_port=8003,
@@ -205,12 +237,14 @@ _STACK_LIST: tuple[Stack, ...] = (
         "no wait when idle, a bounded queue that answers 503 when full.",
         role="ours",
         packages=("fastapi", "starlette", "uvicorn", "uvloop", "httptools", "pydantic"),
+        tags=("fastapi", "uvicorn", "batcher"),
         argv=(*_UVICORN, "servers.fastapi_batcher:app"),
         knobs=_knobs(
             **_UVICORN_KNOBS, **_LIMITS, max_batch_size=64, max_wait_ms=2.0, max_queue=4096,
             inline_below_ms=1.0,
         ),
         default_port=8004,
+        targets=BATCHER_TARGETS,
         openapi="/openapi.json",
     ),
     Stack(
@@ -221,6 +255,7 @@ _STACK_LIST: tuple[Stack, ...] = (
         "call: BentoML's documented pattern for inputs with several fields.",
         role="peer",
         packages=("bentoml", "pydantic"),
+        tags=("bentoml",),
         argv=_bentoml_serve("servers.bentoml_service:ChurnAPI"),
         # One worker per service and one thread for the model service's sync methods, for a
         # one-CPU budget (both BentoML's defaults). Batching as the adaptive-batching guide
@@ -243,6 +278,7 @@ _STACK_LIST: tuple[Stack, ...] = (
         "thread pool, one model call per request.",
         role="peer",
         packages=("bentoml", "pydantic"),
+        tags=("bentoml",),
         argv=_bentoml_serve("servers.bentoml_nobatch:ChurnService"),
         # One worker and BentoML's default one thread: the model call holds the GIL anyway.
         knobs=_knobs(workers=1, threads=1, blas_threads=1, graceful_timeout_s=10),
@@ -258,6 +294,7 @@ _STACK_LIST: tuple[Stack, ...] = (
         "to max_batch_size requests or batch_timeout_s, then makes one model call.",
         role="peer",
         packages=("litserve", "fastapi", "uvicorn", "pydantic"),
+        tags=("litserve",),
         argv=_LITSERVE,
         # accelerator="cpu"; workers = LitServe's workers_per_device: one inference worker per
         # LitAPI, and one API server, for a one-CPU budget (LitServe's default is one API
@@ -278,6 +315,7 @@ _STACK_LIST: tuple[Stack, ...] = (
         "one at a time, one model call each.",
         role="peer",
         packages=("litserve", "fastapi", "uvicorn", "pydantic"),
+        tags=("litserve",),
         argv=_LITSERVE,
         knobs=_knobs(workers=1, api_servers=1, blas_threads=1, graceful_timeout_s=10, max_batch_size=1,
                      batch_timeout_s=0.0, timeout_s=30),
@@ -289,6 +327,11 @@ _STACK_LIST: tuple[Stack, ...] = (
 )
 
 STACKS: Mapping[str, Stack] = MappingProxyType({s.name: s for s in _STACK_LIST})
+
+
+def flagship() -> Stack:
+    """Our stack that holds itself to performance targets: the one deployment examples show."""
+    return next(s for s in _STACK_LIST if s.role == "ours" and s.targets)
 
 
 def get_stack(name: str) -> Stack:

@@ -40,6 +40,8 @@ class ModelService:
         declared = dict(stack.knobs) if stack else {}
         self.knobs: dict[str, Any] = json.loads(os.environ.get("SERVEBENCH_KNOBS", "null")) or declared
         self.title = stack.title if stack else self.stack_name
+        # The stack's own packages and what every model needs: what /info reports versions of.
+        self.packages = (*(stack.packages if stack else ()), "numpy", "scikit-learn")
         self.profile = profile_from_env()
         self.started = time.time()
         self.predictor: Predictor | None = None
@@ -136,15 +138,14 @@ class ModelService:
             "python": platform.python_version(),
             "blas_threads": {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")},
             "gc_frozen_objects": gc.get_freeze_count(),  # in the process that answered
-            "versions": _versions(),
+            "versions": _versions(self.packages),
         }
         if predictor and predictor.slowdown_us:
             info["injected_slowdown_us_per_row"] = predictor.slowdown_us
         return info
 
 
-def _versions() -> dict[str, str]:
-    names = ("fastapi", "uvicorn", "flask", "gunicorn", "bentoml", "litserve", "scikit-learn")
+def _versions(names: tuple[str, ...]) -> dict[str, str]:
     found = {}
     for name in names:
         try:

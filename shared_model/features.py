@@ -37,7 +37,7 @@ _N_CONTRACT = len(CONTRACT_TYPES)
 
 
 def _value(category: Any) -> str:
-    return category.value if hasattr(category, "value") else category
+    return str(category.value if hasattr(category, "value") else category)
 
 
 def to_matrix(rows: Iterable[Any]) -> np.ndarray:

@@ -89,12 +89,12 @@ def ensure_trained(profile: ModelProfile, force: bool = False) -> dict[str, Any]
     """Train once, even when several server workers start at the same time."""
     if not force and profile.artifact.exists() and profile.metadata_path.exists():
         # Already trained: no lock file to create, so a read-only artifact dir (a container) works.
-        return json.loads(profile.metadata_path.read_text())
+        return dict(json.loads(profile.metadata_path.read_text()))
     ARTIFACT_DIR.mkdir(parents=True, exist_ok=True)
     with open(ARTIFACT_DIR / f".{profile.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not force and profile.artifact.exists() and profile.metadata_path.exists():
-            return json.loads(profile.metadata_path.read_text())
+            return dict(json.loads(profile.metadata_path.read_text()))
         return train(profile)
 
 

@@ -14,3 +14,11 @@ def predictor() -> Predictor:
 @pytest.fixture(scope="session")
 def golden(predictor: Predictor) -> list[GoldenCase]:
     return golden_cases(predictor)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test by its directory: tests/unit is `unit`, tests/integration `integration`."""
+    for item in items:
+        kind = item.path.parent.name if item.path.parent.name in ("unit", "integration") else (
+            "unit" if "unit" in item.path.parts else "integration")
+        item.add_marker(getattr(pytest.mark, kind))

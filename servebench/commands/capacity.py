@@ -19,21 +19,24 @@ from loadtests.arrivals import ARRIVALS
 from loadtests.capacity import SweepSettings
 from loadtests.capacity_run import CapacityConfig, capacity_run
 from loadtests.capacity_search import SearchSettings
-from loadtests.generator import GeneratorSettings
+from loadtests.cpus import CpuError, kept_on, parse
+from loadtests.generators import GENERATORS, GeneratorRefused, GeneratorSettings
 from loadtests.openloop import OpenLoopSettings
-from loadtests.orchestrate import default_cpus
 from loadtests.workloads import WORKLOADS
-from servebench.commands.run import _cpus
+from servebench.commands.common import add_pinning_flags, add_render_flag, pinning_from, render_result
 from servebench.errors import UserError
 from servebench.report.capacity import contended, overload_text, verdict_reasons, workers
-from servebench.report.render import write_capacity_report, write_index
-from servebench.results.capacity import CapacityRecord, load_capacity_run
+from servebench.results.capacity import CapacityRecord
+from servebench.results.store import load_capacity
 from servers.registry import STACKS
 from shared_model.profiles import PROFILES
 
 
 def _ints(text: str | None) -> tuple[int, ...] | None:
-    values = _cpus(text)
+    try:
+        values = parse(text)
+    except CpuError:
+        values = (0,)
     if values is not None and any(v < 1 for v in values):
         raise UserError("--workers takes counts of at least 1, e.g. 1,2")
     return values
@@ -59,23 +62,21 @@ def register(subparsers: Any) -> None:
                         help="overload factors of the measured capacity (none: skip)")
     parser.add_argument("--max-send-lag-ms", type=float, default=OpenLoopSettings.max_send_lag_ms,
                         help="a step whose p99 send lag (actual - intended) exceeds this is invalid")
-    parser.add_argument("--server-cpus", default=env("SERVEBENCH_SERVER_CPUS"))
-    parser.add_argument("--load-cpus", default=env("SERVEBENCH_LOAD_CPUS"))
+    add_pinning_flags(parser)
     parser.add_argument("--locust-workers", type=int, default=int(env("SERVEBENCH_LOCUST_WORKERS", "0")),
                         help="0: one Locust process; N: N processes share the schedule")
+    parser.add_argument("--generator", choices=list(GENERATORS), default="locust",
+                        help="a generator that can send on a schedule (open loop)")
     parser.add_argument("--results-dir", default=env("SERVEBENCH_RESULTS", "results"))
-    parser.add_argument("--reports-dir", default=env("SERVEBENCH_REPORTS", "reports"))
+    add_render_flag(parser)
     parser.set_defaults(func=capacity)
 
 
 def config_from(args: argparse.Namespace) -> CapacityConfig:
     if args.slo_ms <= 0 or args.start_rps <= 0 or args.step_s <= 0 or args.locust_workers < 0:
         raise UserError("--slo-ms, --start-rps and --step-s must be positive, --locust-workers >= 0")
-    server_cpus, load_cpus = default_cpus()
-    server_cpus = _cpus(args.server_cpus) or server_cpus
-    load_cpus = _cpus(args.load_cpus) or load_cpus
-    if server_cpus and load_cpus and set(server_cpus) & set(load_cpus):
-        raise UserError(f"server CPUs {server_cpus} and load CPUs {load_cpus} overlap")
+    pinning = pinning_from(args)
+    server_cpus, load_cpus = pinning.server, pinning.load
     openloop = OpenLoopSettings(GeneratorSettings(load_cpus, args.locust_workers),
                                 workload=args.workload, arrival=args.arrival, slo_ms=args.slo_ms,
                                 max_send_lag_ms=args.max_send_lag_ms)
@@ -83,7 +84,7 @@ def config_from(args: argparse.Namespace) -> CapacityConfig:
                           overload_factors=tuple(args.overload))
     return CapacityConfig(sweep=sweep, stacks=tuple(args.stacks), models=tuple(dict.fromkeys(args.model)),
                           workers=_ints(args.workers), server_cpus=server_cpus, load_cpus=load_cpus,
-                          results_dir=Path(args.results_dir))
+                          results_dir=Path(args.results_dir), generator=args.generator)
 
 
 def _fmt(value: float | None, spec: str = ".1f") -> str:
@@ -123,25 +124,16 @@ def capacity(args: argparse.Namespace) -> int:
         f"{config.sweep.openloop.slo_ms:g} ms; {config.sweep.openloop.arrival} arrivals; server CPUs "
         f"{config.server_cpus}, load CPUs {config.load_cpus}; estimate {config.estimate_s() / 60:.1f} min")
     started = time.monotonic()
-    affinity = os.sched_getaffinity(0)
     try:
-        if config.load_cpus:
-            os.sched_setaffinity(0, config.load_cpus)  # keep this process off the server's CPUs
-        with console.status("starting") as status:
+        with kept_on(config.load_cpus), console.status("starting") as status:
             root, _ = capacity_run(config, progress=lambda text: status.update(text),
-                                   done=lambda r: console.print(f"  done: {getattr(r, 'record_id', r)}"))
-    finally:
-        os.sched_setaffinity(0, affinity)
-    loaded = load_capacity_run(root)
+                                   done=lambda r: console.print(f"  done: {r.record_id}"))
+    except GeneratorRefused as error:
+        raise UserError(str(error)) from None
+    loaded = load_capacity(root)
     if loaded.records:
         print_table(console, loaded.records)
     console.print(f"wall time {time.monotonic() - started:.0f}s (estimate {config.estimate_s():.0f}s); "
                   f"results in {root}")
-    reports = Path(args.reports_dir)
-    try:  # the measurement is on disk either way; a rendering fault must not hide it
-        console.print(f"report: {write_capacity_report(loaded, reports)}")
-        console.print(f"index:  {write_index(config.results_dir, reports)}")
-    except Exception as error:
-        console.print(f"[red]report not rendered ({type(error).__name__}: {error}); "
-                      f"retry with `servebench report {root.name}`[/red]")
+    render_result(args, root)
     return 1 if any(r.status == "failed" for r in loaded.records) else 0

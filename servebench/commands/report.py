@@ -1,5 +1,5 @@
-"""`servebench report [RUN_ID|latest|latest-capacity|latest-soak]`: render a run's HTML page
-(closed-loop, capacity or soak run) from its result files and refresh the index of all runs.
+"""`servebench report [RUN_ID|latest|latest-KIND]`: render a result's HTML page (any kind: run,
+capacity, soak, robustness, check) from its files and refresh the index of all results.
 Nothing is started or measured."""
 
 from __future__ import annotations
@@ -9,23 +9,13 @@ import os
 from pathlib import Path
 from typing import Any
 
-from servebench.errors import UserError
-from servebench.report import soak
-from servebench.report.render import (
-    resolve_any,
-    write_capacity_report,
-    write_index,
-    write_run_report,
-    write_soak_report,
-)
-from servebench.results.capacity import load_capacity_run
-from servebench.results.store import load_run
+from servebench.report.render import resolve_any, write_index, write_report
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("report", help="render a run's HTML report from results/")
     parser.add_argument("run", nargs="?", default="latest",
-                        help="run id, run directory, 'latest' (any kind), 'latest-capacity' or 'latest-soak'")
+                        help="run id, run directory, 'latest' (any kind) or 'latest-KIND' (e.g. latest-soak)")
     parser.add_argument("--reference",
                         help="stack the others are compared with (default: the first measured)")
     parser.add_argument("--users", type=int,
@@ -37,17 +27,8 @@ def register(subparsers: Any) -> None:
 
 def report(args: argparse.Namespace) -> int:
     results, reports = Path(args.results_dir), Path(args.reports_dir)
-    kind, root = resolve_any(results, args.run)
-    if kind == "capacity":
-        if args.reference or args.users:
-            raise UserError("--reference and --users apply to closed-loop runs, not capacity runs")
-        page = write_capacity_report(load_capacity_run(root), reports)
-    elif kind == "soak":
-        if args.reference or args.users:
-            raise UserError("--reference and --users apply to closed-loop runs, not soak runs")
-        page = write_soak_report(soak.load(root), reports)
-    else:
-        page = write_run_report(load_run(root), reports, args.reference, args.users)
+    _, root = resolve_any(results, args.run)
+    page = write_report(root, reports, args.reference, args.users)
     index = write_index(results, reports)
     print(f"report: {page}")
     print(f"index:  {index}")

@@ -5,42 +5,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from servebench.errors import UserError
+from servers.knobs import env_knobs, parse_knobs
 from servers.process import REPO_ROOT
-from servers.registry import STACKS, Stack, get_stack
-
-KNOB_ENV_PREFIX = "SERVEBENCH_KNOB_"
-
-
-def parse_knobs(pairs: list[str]) -> dict[str, Any]:
-    knobs: dict[str, Any] = {}
-    for pair in pairs:
-        name, sep, raw = pair.partition("=")
-        if not sep:
-            raise UserError(f"--knob takes NAME=VALUE, got {pair!r}")
-        try:
-            knobs[name] = int(raw)
-        except ValueError:
-            try:
-                knobs[name] = float(raw)
-            except ValueError:
-                knobs[name] = raw
-    return knobs
-
-
-def knob_env_name(knob: str) -> str:
-    return KNOB_ENV_PREFIX + knob.upper()
-
-
-def env_knobs(stack: Stack, environ: Mapping[str, str]) -> dict[str, Any]:
-    """Knobs set as SERVEBENCH_KNOB_<NAME> (how containers carry them); --knob still wins."""
-    return parse_knobs(
-        [f"{knob}={environ[knob_env_name(knob)]}" for knob in stack.knobs if knob_env_name(knob) in environ]
-    )
+from servers.registry import STACKS, get_stack
 
 
 def register(subparsers: Any) -> None:

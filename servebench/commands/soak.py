@@ -11,13 +11,15 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from loadtests.cpus import kept_on
 from loadtests.drift import THRESHOLDS
-from loadtests.orchestrate import default_cpus
+from loadtests.generators import GENERATORS, GeneratorRefused
 from loadtests.soak import SoakConfig, soak
 from loadtests.workloads import WORKLOADS
-from servebench.commands.run import _cpus
+from servebench.commands.common import add_pinning_flags, add_render_flag, pinning_from, render_result
 from servebench.errors import UserError
-from servebench.results.soak_schema import SOAK_FLAGS, SoakRecord
+from servebench.results.declarations import SOAK_FLAGS
+from servebench.results.soak_schema import SoakRecord
 from servers.registry import STACKS
 from shared_model.profiles import PROFILES
 
@@ -38,9 +40,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--users", type=int, default=16, help="paced users sharing the rate")
     parser.add_argument("--workload", choices=list(WORKLOADS), default="single")
     parser.add_argument("--model", choices=list(PROFILES), default=env("SERVEBENCH_MODEL", "default"))
-    parser.add_argument("--server-cpus", default=env("SERVEBENCH_SERVER_CPUS"))
-    parser.add_argument("--load-cpus", default=env("SERVEBENCH_LOAD_CPUS"))
+    add_pinning_flags(parser)
+    parser.add_argument("--generator", choices=list(GENERATORS), default="locust",
+                        help="a generator that can pace users (paced loop)")
     parser.add_argument("--results-dir", default=env("SERVEBENCH_RESULTS", "results"))
+    add_render_flag(parser)
     parser.set_defaults(func=run)
 
 
@@ -49,15 +53,12 @@ def config_from(args: argparse.Namespace) -> SoakConfig:
         raise UserError("--window must be positive and --duration at least one window")
     if not 0 < args.fraction <= 1 or args.users < 1 or (args.rps is not None and args.rps <= 0):
         raise UserError("--fraction in (0, 1], --users >= 1, --rps > 0")
-    server_cpus, load_cpus = default_cpus()
-    server_cpus = _cpus(args.server_cpus) or server_cpus
-    load_cpus = _cpus(args.load_cpus) or load_cpus
-    if server_cpus and load_cpus and set(server_cpus) & set(load_cpus):
-        raise UserError(f"server CPUs {server_cpus} and load CPUs {load_cpus} overlap")
+    pinning = pinning_from(args)
     return SoakConfig(stacks=tuple(args.stacks), model=args.model, workload=args.workload,
                       duration_s=args.duration, window_s=args.window, warmup_s=args.warmup,
                       fraction=args.fraction, rps=args.rps, users=args.users,
-                      server_cpus=server_cpus, load_cpus=load_cpus, results_dir=Path(args.results_dir))
+                      server_cpus=pinning.server, load_cpus=pinning.load, results_dir=Path(args.results_dir),
+                      generator=args.generator)
 
 
 def _arrow(start: float | None, end: float | None, digits: int) -> str:
@@ -104,13 +105,11 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"  {record.stack}: {record.verdict}" + (
             f" ({'; '.join(record.reasons)})" if record.reasons else ""), highlight=False)
 
-    affinity = os.sched_getaffinity(0)
     try:
-        if config.load_cpus:
-            os.sched_setaffinity(0, config.load_cpus)  # keep this process off the server's CPUs
-        root, result, records = soak(config, on_stack)
-    finally:
-        os.sched_setaffinity(0, affinity)
+        with kept_on(config.load_cpus):
+            root, result, records = soak(config, on_stack)
+    except GeneratorRefused as error:
+        raise UserError(str(error)) from None
     console.print(drift_table(records, f"{result.run_id}: {config.duration_s:g}s soak, fits over "
                               f"full windows after the first {THRESHOLDS.skip_windows} (Theil-Sen)"))
     t = THRESHOLDS
@@ -119,7 +118,8 @@ def run(args: argparse.Namespace) -> int:
                   f"only if the fitted rise is >= {t.noise_ratio:g} x the median absolute residual; "
                   f"inconclusive: fewer than {t.min_windows} fitted windows", highlight=False)
     for flag in sorted({flag for r in records for flag in r.flags}):
-        console.print(f"  {flag}: {SOAK_FLAGS.get(flag, '')}", highlight=False)
+        console.print(f"  {flag}: {SOAK_FLAGS[flag].meaning if flag in SOAK_FLAGS else ''}", highlight=False)
     console.print(f"machine load average {result.load_average}; wall time "
                   f"{time.monotonic() - started:.0f}s; results in {root}")
+    render_result(args, root)
     return 1 if any(r.status == "failed" for r in records) else 0

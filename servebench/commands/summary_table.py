@@ -7,7 +7,6 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from servebench.results.schema import FLAGS
 from servebench.results.store import load_run
 from servebench.results.summary import Spread, summarize
 
@@ -23,6 +22,7 @@ def _fmt(spread: Spread | None, digits: int) -> str:
 def print_summary(console: Console, root: Path) -> None:
     loaded = load_run(root)
     run = loaded.run
+    flags = run.judging.flags
     table = Table(title=f"{run.run_id}: model {run.model['profile']}, profile {run.settings.profile}, "
                   f"median (min-max) of {run.settings.repeats} repeat(s)")
     for column in ("stack", "workload", "users", "req/s", "p50 ms", "p99 ms", "server CPU %", "errors",
@@ -32,11 +32,11 @@ def print_summary(console: Console, root: Path) -> None:
     for row in rows:
         table.add_row(row.stack, row.workload, str(row.users), _fmt(row.rps, 0), _fmt(row.p50_ms, 2),
                       _fmt(row.p99_ms, 2), _fmt(row.server_cpu_percent, 0), f"{row.failures}/{row.requests}",
-                      "".join(FLAGS[flag][0] if flag in FLAGS else f"[{flag}]" for flag in row.flags))
+                      "".join(flags[f].code if f in flags else f"[{f}]" for f in row.flags))
     for outcome in run.stacks:
         if outcome.status == "failed":
             table.add_row(outcome.stack, "-", "-", "-", "-", "-", "-", "-", f"FAILED: {outcome.reason}")
     console.print(table)
     for flag in sorted({flag for row in rows for flag in row.flags}):
-        code, meaning = FLAGS.get(flag, ("?", ""))
+        code, meaning = (flags[flag].code, flags[flag].meaning) if flag in flags else ("?", "")
         console.print(f"  {code} {flag}: {meaning}", highlight=False)

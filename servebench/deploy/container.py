@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from servebench.commands.serve import knob_env_name
+from servers.knobs import knob_env_name
 from servers.registry import Stack
 
 IMAGE = "servebench:latest"

@@ -10,9 +10,9 @@ from typing import Any
 
 from servebench.deploy import container
 from servebench.deploy.yamltext import dump_all
-from servers.registry import Stack
+from servers.registry import Stack, flagship
 
-DEFAULT_STACK = "fastapi_batcher"
+DEFAULT_STACK = flagship().name
 PORT_NAME = "http"
 RUN_AS_USER = 10001  # the image's unprivileged user
 

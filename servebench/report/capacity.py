@@ -10,9 +10,9 @@ from matplotlib.ticker import FuncFormatter
 
 from servebench.report import plots
 from servebench.report.fmt import number, percent
-from servebench.results.capacity import CapacityRecord, LoadedCapacityRun, Overload, Step, Window
+from servebench.results.capacity import CapacityRecord, Overload, Step, Window
 from servebench.results.schema import SCHEMA_VERSION
-from servers.registry import STACKS
+from servebench.results.store import LoadedCapacityRun
 
 CONTENTION = ("server_cpu_contention", "load_cpu_contention")
 LIMITS = {
@@ -204,9 +204,9 @@ def headline(loaded: LoadedCapacityRun) -> str:
     return text + (f"; failed: {', '.join(failed)}" if failed else "")
 
 
-def colour(stack: str) -> str:
-    order = list(STACKS)
-    return plots.PALETTE[order.index(stack) % len(plots.PALETTE)] if stack in order else "#000"
+def colour(loaded: LoadedCapacityRun, stack: str) -> str:
+    declared = loaded.run.stacks_declared.get(stack)
+    return declared.colour if declared else "#000"
 
 
 LINESTYLES = ("-", "--", ":", "-.")
@@ -229,13 +229,13 @@ def latency_vs_rate(loaded: LoadedCapacityRun) -> str:
                        and (v := measured(s).latency.percentiles_ms.get(name)) is not None]
             if valid:
                 axes.plot(*zip(*valid, strict=True), marker="o", markersize=4, linestyle=style,
-                          color=colour(record.stack), label=record.record_id if axes is p50 else None)
+                          color=colour(loaded, record.stack), label=record.record_id if axes is p50 else None)
             if invalid:
-                axes.scatter(*zip(*invalid, strict=True), s=30, facecolors="none",
-                             edgecolors=colour(record.stack), linewidths=1, zorder=4)
+                axes.scatter(*plots._columns(invalid), s=30, facecolors="none",
+                             edgecolors=colour(loaded, record.stack), linewidths=1, zorder=4)
         if record.capacity_rps is not None and record.capacity_p99_ms is not None:
             p99.scatter([record.capacity_rps], [record.capacity_p99_ms], marker="*", s=90,
-                        color=colour(record.stack), edgecolors="black", linewidths=0.6, zorder=5)
+                        color=colour(loaded, record.stack), edgecolors="black", linewidths=0.6, zorder=5)
     for axes, name in ((p50, "p50"), (p99, "p99")):
         axes.axhline(slo, color="#b42318", linestyle="--", linewidth=1,
                      label=f"SLO {slo:g} ms" if axes is p99 else None)
@@ -257,7 +257,7 @@ def capacity_context(loaded: LoadedCapacityRun) -> dict[str, Any]:
         "rows": capacity_rows(loaded),
         "steps": [(r.record_id, step_rows(r)) for r in loaded.records],
         "plot": latency_vs_rate(loaded),
-        "legend": [(r.record_id, colour(r.stack)) for r in loaded.records],
+        "legend": [(r.record_id, colour(loaded, r.stack)) for r in loaded.records],
         "headline": headline(loaded),
         "failed": [r for r in loaded.records if r.status == "failed"],
         "unreached": [f"{s}" for s in loaded.run.settings.stacks

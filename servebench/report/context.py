@@ -12,10 +12,10 @@ from servebench.report.fmt import users
 from servebench.report.leaderboard import leaderboard, mark
 from servebench.report.parity import load_generator, parity
 from servebench.report.ratios import reference_stack, sentences
-from servebench.report.robustness import GROUPS, robustness
-from servebench.report.targets import judge_targets
+from servebench.report.robustness import groups, robustness
+from servebench.report.targets import Judged, judge_targets
 from servebench.report.view import RunView
-from servebench.results.schema import FLAGS, SCHEMA_VERSION, Record
+from servebench.results.schema import SCHEMA_VERSION, Record
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,13 @@ def _flagged(record: Record) -> FlaggedRow:
         server_cpu=f"{res.server_cpu_percent:.0f} %" if res else "–",
         server_cpus_busy=f"{busy:.0f} %" if busy is not None else "–",
     )
+
+
+def _by_stack(judged: list[Judged]) -> list[tuple[str, list[Judged]]]:
+    grouped: dict[str, list[Judged]] = {}
+    for j in judged:
+        grouped.setdefault(j.stack, []).append(j)
+    return list(grouped.items())
 
 
 def headline(view: RunView) -> str:
@@ -78,6 +85,7 @@ def run_context(view: RunView, reference: str | None = None,
     (default: the highest level, where stacks differ most)."""
     run = view.loaded.run
     ref = reference_stack(view, reference)
+    flags = run.judging.flags
     resolutions = sorted({r.measured.latency.resolution for r in view.loaded.records})
     return {
         "run": run,
@@ -90,13 +98,14 @@ def run_context(view: RunView, reference: str | None = None,
         "parity": parity(view),
         "robustness": robustness(view),
         "ceiling": ceiling_rows(view),
-        "targets": judge_targets(view),
-        "robustness_groups": GROUPS,
+        "targets": _by_stack(judge_targets(view)),
+        "robustness_groups": groups(view),
         "load_generator": load_generator(view),
         "failed": [o for o in run.stacks if o.status == "failed"],
         "unreached": [s for s in view.stacks if s not in view.outcomes],
         "flagged": [_flagged(r) for r in view.flagged()],
-        "marks": {mark(f): FLAGS[f][1] if f in FLAGS else f for r in view.flagged() for f in r.flags},
+        "marks": {mark(flags, f): flags[f].meaning if f in flags else f
+                  for r in view.flagged() for f in r.flags},
         "resolutions": resolutions,
         "reader_schema": SCHEMA_VERSION,
     }

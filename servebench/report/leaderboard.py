@@ -7,17 +7,17 @@ from dataclasses import dataclass
 from servebench.report.fmt import Shown, percent, plain, shown
 from servebench.report.stats import peak
 from servebench.report.view import RunView
-from servebench.results.schema import FLAGS
+from servebench.results.schema import Flag
 from servebench.results.summary import Spread
 
 
-def mark(flag: str) -> str:
-    """The schema's one-letter code of a flag, shown next to the numbers it puts in doubt."""
-    return FLAGS[flag][0] if flag in FLAGS else flag
+def mark(definitions: dict[str, Flag], flag: str) -> str:
+    """The flag's one-letter code, as the run defined it, shown next to the numbers it puts in doubt."""
+    return definitions[flag].code if flag in definitions else flag
 
 
-def marks(flags: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(mark(flag) for flag in flags)
+def marks(definitions: dict[str, Flag], flags: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(mark(definitions, flag) for flag in flags)
 
 
 @dataclass(frozen=True)
@@ -51,12 +51,13 @@ def row(view: RunView, stack: str, workload: str) -> LeaderRow:
         found = by_users.get(users)
         if found is None:
             return Shown("–", "", None)
-        return shown(getattr(found, name), 2, marks(found.flags))
+        return shown(getattr(found, name), 2, marks(view.loaded.run.judging.flags, found.flags))
 
     return LeaderRow(
         stack=stack, title=view.title(stack), status=view.status(stack),
         reason=outcome.reason if outcome else "the run ended before this stack",
-        peak=shown(best.rps, 0, marks(best.flags)) if best else Shown("–", "", None),
+        peak=(shown(best.rps, 0, marks(view.loaded.run.judging.flags, best.flags)) if best
+              else Shown("–", "", None)),
         peak_users=best.users if best else None,
         p50=[level(u, "p50_ms") for u in view.users], p99=[level(u, "p99_ms") for u in view.users],
         error_rate=Shown(percent(rate), f"{failures:,}/{requests:,}" if requests else "", rate),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Sequence
+from operator import attrgetter
+from typing import Any
 
 import matplotlib
 
@@ -13,29 +15,30 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, LogFormatter, NullLocator
 
-from loadtests.measure import CONTENTION_PERCENT
-from loadtests.recording import decode
 from servebench.report.fmt import users as users_text
 from servebench.report.stats import Cell
 from servebench.report.view import RunView
+from servebench.results import declarations
+from servebench.results.histogram import decode
 from servebench.results.soak_schema import FitResult, SoakRecord, SoakWindow
 from servebench.results.summary import Spread
-from servers.registry import STACKS
 
-PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
-           "#7f7f7f", "#bcbd22")
-STYLE = {"svg.fonttype": "none", "svg.hashsalt": "servebench", "font.size": 9, "axes.grid": True,
+PALETTE = declarations.PALETTE  # other lines (processes of a soak) take the stacks' colours too
+# Any: matplotlib types rc keys as a closed set of literals, which a plain dict cannot carry.
+STYLE: Any = {"svg.fonttype": "none", "svg.hashsalt": "servebench", "font.size": 9,
+         "axes.grid": True,
          "grid.alpha": 0.3, "axes.spines.top": False, "axes.spines.right": False}
 
 
-def stack_colour(stack: str, stacks: Sequence[str]) -> str:
-    """A stack keeps its colour from run to run: its place in the registry, else in the run."""
-    order = list(STACKS) + [s for s in stacks if s not in STACKS]
-    return PALETTE[order.index(stack) % len(PALETTE)] if stack in order else "#000"
+def _columns(points: Sequence[tuple[float, float]]) -> tuple[list[float], list[float]]:
+    """x and y of (x, y) points, as two lists (what scatter and plot take)."""
+    return [x for x, _ in points], [y for _, y in points]
 
 
 def colour(view: RunView, stack: str) -> str:
-    return stack_colour(stack, view.stacks)
+    """The colour the run recorded for the stack: it keeps it from run to run."""
+    declared = view.loaded.run.stacks_declared.get(stack)
+    return declared.colour if declared else "#000"
 
 
 def svg(figure: Figure) -> str:
@@ -83,7 +86,7 @@ def _series(view: RunView, axes: Axes, workload: str, value: Callable[[Cell], Sp
                       label=stack if label else None)
         doubtful = [(c.users, s.median) for c, s in points if c.flags]
         if doubtful:
-            axes.scatter(*zip(*doubtful, strict=True), s=70, facecolors="none", edgecolors="black",
+            axes.scatter(*_columns(doubtful), s=70, facecolors="none", edgecolors="black",
                          linewidths=1, zorder=5)
         drew = True
     return drew
@@ -92,7 +95,7 @@ def _series(view: RunView, axes: Axes, workload: str, value: Callable[[Cell], Sp
 def latency_vs_users(view: RunView, workload: str) -> str:
     figure, (p50, p99) = _figure(2)
     for axes, name, attribute in ((p50, "p50", "p50_ms"), (p99, "p99", "p99_ms")):
-        _series(view, axes, workload, lambda c, a=attribute: getattr(c, a), label=axes is p50)
+        _series(view, axes, workload, attrgetter(attribute), label=axes is p50)
         _users_axis(axes, view.users)
         _log_y(axes)
         axes.set_ylabel(f"{name} latency (ms)")
@@ -232,7 +235,7 @@ def soak_memory(record: SoakRecord, colour: str) -> str | None:
     figure, (axes,) = _figure(width=5.2)
     xs = [_minutes(record, (w.start + w.end) / 2) for w in windows]
     pids = sorted({pid for w in windows for pid in w.processes}, key=int)
-    axes.plot(xs, [w.server_rss_mb for w in windows], marker="o", markersize=3, lw=1.8, color=colour,
+    axes.plot(xs, [w.server_rss_mb or 0.0 for w in windows], marker="o", markersize=3, lw=1.8, color=colour,
               label=f"RSS, all {len(pids)}" if len(pids) > 1 else "RSS")
     uss = [(x, w.server_uss_mb) for x, w in zip(xs, windows, strict=True) if w.server_uss_mb is not None]
     if uss:
@@ -255,21 +258,23 @@ def soak_memory(record: SoakRecord, colour: str) -> str | None:
     return svg(figure)
 
 
-def soak_latency(record: SoakRecord, colour: str) -> str | None:
+def soak_latency(record: SoakRecord, colour: str, contention_percent: float) -> str | None:
     """p50 and p99 of each window's answers; windows where other load took the server's CPUs ringed."""
     windows = [w for w in _soak_windows(record) if "p99" in w.latency.percentiles_ms]
     if not windows:
         return None
     figure, (axes,) = _figure(width=5.2)
     xs = [_minutes(record, (w.start + w.end) / 2) for w in windows]
-    for name, style in (("p99", {"color": colour, "lw": 1.8}), ("p50", {"color": "#7f7f7f", "lw": 1.2})):
+    styles: tuple[tuple[str, dict[str, Any]], ...] = (("p99", {"color": colour, "lw": 1.8}),
+                                                      ("p50", {"color": "#7f7f7f", "lw": 1.2}))
+    for name, style in styles:
         axes.plot(xs, [w.latency.percentiles_ms[name] for w in windows], marker="o", markersize=3,
                   label=name, **style)
     busy = [(x, w.latency.percentiles_ms["p99"]) for x, w in zip(xs, windows, strict=True)
             if w.server_cpus_busy_percent is not None and w.server_cpu_percent is not None
-            and w.server_cpus_busy_percent - w.server_cpu_percent > CONTENTION_PERCENT]
+            and w.server_cpus_busy_percent - w.server_cpu_percent > contention_percent]
     if busy:
-        axes.scatter(*zip(*busy, strict=True), s=70, facecolors="none", edgecolors="black", linewidths=1,
+        axes.scatter(*_columns(busy), s=70, facecolors="none", edgecolors="black", linewidths=1,
                      zorder=5, label="server CPUs shared")
     if record.drift:
         _fit_line(axes, record, record.drift.p99, "ms/min")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,9 +14,12 @@ from servebench.report import soak
 from servebench.report.capacity import capacity_context
 from servebench.report.capacity import headline as capacity_headline
 from servebench.report.context import headline, run_context
+from servebench.report.kinds import check_context, check_headline, robustness_context, robustness_headline
 from servebench.report.view import RunView
-from servebench.results.capacity import LoadedCapacityRun, load_capacity_run
-from servebench.results.store import LoadedRun, load_run
+from servebench.results.capacity import CapacityRecord, CapacityRun
+from servebench.results.kinds import CheckRun
+from servebench.results.schema import RunHeader
+from servebench.results.store import Loaded, kind_of, load, result_dirs
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -29,80 +33,28 @@ def render(template: str, context: dict[str, Any]) -> str:
     return environment().get_template(template).render(**context)
 
 
-CAPACITY_PREFIX = "capacity-"
-
-
-def started(path: Path) -> str:
-    """Sort key: run ids start with their UTC start time, capacity runs after a prefix."""
-    return path.name.removeprefix(CAPACITY_PREFIX)
-
-
-def run_dirs(results_dir: Path) -> list[Path]:
-    """Run directories, newest first (run ids start with their UTC start time)."""
-    if not results_dir.is_dir():
-        return []
-    return sorted((p for p in results_dir.iterdir() if (p / "run.json").is_file()),
-                  key=lambda p: p.name, reverse=True)
-
-
-def capacity_dirs(results_dir: Path) -> list[Path]:
-    """Capacity run directories (capacity.json), newest first."""
-    if not results_dir.is_dir():
-        return []
-    return sorted((p for p in results_dir.iterdir() if (p / "capacity.json").is_file()),
-                  key=started, reverse=True)
-
-
-def soak_dirs(results_dir: Path) -> list[Path]:
-    """Soak run directories (soak.json), newest first: their ids start with the UTC start time."""
-    if not results_dir.is_dir():
-        return []
-    return sorted((p for p in results_dir.iterdir() if (p / "soak.json").is_file()),
-                  key=started, reverse=True)
-
-
-def all_dirs(results_dir: Path) -> list[Path]:
-    """Closed-loop, capacity and soak runs together, newest first."""
-    return sorted([*run_dirs(results_dir), *capacity_dirs(results_dir), *soak_dirs(results_dir)],
-                  key=started, reverse=True)
-
-
-# What marks a results directory as each kind of run, by the file its command writes first.
-MARKERS = {"run": "run.json", "capacity": "capacity.json", "soak": "soak.json"}
-
-
-def kind_of(root: Path) -> str | None:
-    return next((kind for kind, name in MARKERS.items() if (root / name).is_file()), None)
+def _latest(results_dir: Path, kind: str | None) -> Path:
+    runs = [p for p in result_dirs(results_dir) if kind is None or kind_of(p) == kind]
+    if not runs:
+        which = f"{kind} " if kind else ""
+        raise UserError(f"no {which}results in {results_dir}; measure first with `servebench run` (or "
+                        "capacity, soak, robustness, check)")
+    return runs[0]
 
 
 def resolve_run(results_dir: Path, wanted: str) -> Path:
     """A closed-loop run directory by id, path or 'latest'."""
-    if wanted == "latest":
-        runs = run_dirs(results_dir)
-        if not runs:
-            raise UserError(f"no runs in {results_dir}; measure first with `servebench run`")
-        return runs[0]
-    for candidate in (Path(wanted), results_dir / wanted):
-        kind = kind_of(candidate)
-        if kind == "run":
-            return candidate
-        if kind is not None:
-            raise UserError(f"{candidate.name} is a {kind} run; this command reads closed-loop runs only")
-    raise UserError(f"no run {wanted!r} in {results_dir} (see `ls {results_dir}`)")
-
-
-LATEST = {"latest": all_dirs, "latest-capacity": capacity_dirs, "latest-soak": soak_dirs}
+    kind, root = resolve_any(results_dir, wanted if wanted != "latest" else "latest-run")
+    if kind != "run":
+        raise UserError(f"{root.name} is a {kind} run; this command reads closed-loop runs only")
+    return root
 
 
 def resolve_any(results_dir: Path, wanted: str) -> tuple[str, Path]:
-    """(kind, directory) by id, path, 'latest' (any kind), 'latest-capacity' or 'latest-soak'."""
-    if wanted in LATEST:
-        runs = LATEST[wanted](results_dir)
-        if not runs:
-            which = wanted.removeprefix("latest").removeprefix("-")
-            raise UserError(f"no {which + ' ' if which else ''}runs in {results_dir}; measure first "
-                            "with `servebench run`, `servebench capacity` or `servebench soak`")
-        return kind_of(runs[0]) or "run", runs[0]
+    """(kind, directory) by id, path, 'latest' (any kind) or 'latest-<kind>'."""
+    if wanted == "latest" or wanted.startswith("latest-"):
+        root = _latest(results_dir, wanted.removeprefix("latest").removeprefix("-") or None)
+        return kind_of(root) or "run", root
     for candidate in (Path(wanted), results_dir / wanted):
         kind = kind_of(candidate)
         if kind is not None:
@@ -110,21 +62,35 @@ def resolve_any(results_dir: Path, wanted: str) -> tuple[str, Path]:
     raise UserError(f"no run {wanted!r} in {results_dir} (see `ls {results_dir}`)")
 
 
-def write_capacity_report(loaded: LoadedCapacityRun, reports_dir: Path) -> Path:
-    out = reports_dir / loaded.run.run_id / "index.html"
+def _write(reports_dir: Path, run_id: str, template: str, context: dict[str, Any]) -> Path:
+    out = reports_dir / run_id / "index.html"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render("capacity.html", capacity_context(loaded)))
+    out.write_text(render(template, context))
     return out
 
 
-def write_soak_report(loaded: soak.LoadedSoak, reports_dir: Path) -> Path:
-    out = reports_dir / loaded.run.run_id / "index.html"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render("soak.html", soak.soak_context(loaded)))
-    return out
+def write_report(root: Path, reports_dir: Path, reference: str | None = None,
+                 distribution_users: int | None = None) -> Path:
+    """The page of a result directory of any kind."""
+    return write_loaded(load(root), reports_dir, reference, distribution_users)
 
 
-def write_run_report(loaded: LoadedRun, reports_dir: Path, reference: str | None = None,
+def write_loaded(loaded: Loaded[Any, Any], reports_dir: Path, reference: str | None = None,
+                 distribution_users: int | None = None) -> Path:
+    """The page of a loaded result of any kind."""
+    kind = loaded.run.kind
+    if kind != "run" and (reference or distribution_users):
+        raise UserError(f"--reference and --users apply to closed-loop runs, not {kind} runs")
+    if kind == "run":
+        return write_run_report(loaded, reports_dir, reference, distribution_users)
+    contexts: dict[str, Callable[[Any], dict[str, Any]]] = {
+        "capacity": capacity_context, "soak": soak.soak_context, "robustness": robustness_context,
+        "check": check_context}
+    context = contexts[kind](loaded)
+    return _write(reports_dir, loaded.run.run_id, f"{kind}.html", context)
+
+
+def write_run_report(loaded: Loaded[Any, Any], reports_dir: Path, reference: str | None = None,
                      distribution_users: int | None = None) -> Path:
     view = RunView(loaded)
     if reference is not None and reference not in view.measured_stacks:
@@ -132,10 +98,7 @@ def write_run_report(loaded: LoadedRun, reports_dir: Path, reference: str | None
                         f"(measured: {', '.join(view.measured_stacks) or 'none'})")
     if distribution_users is not None and distribution_users not in view.users:
         raise UserError(f"{view.run_id} has no level of {distribution_users} users (levels: {view.users})")
-    out = reports_dir / view.run_id / "index.html"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render("run.html", run_context(view, reference, distribution_users)))
-    return out
+    return _write(reports_dir, view.run_id, "run.html", run_context(view, reference, distribution_users))
 
 
 @dataclass(frozen=True)
@@ -148,51 +111,47 @@ class IndexEntry:
     headline: str
     status: str
     report: str | None  # relative link, when rendered
-    kind: str = "run"  # run (closed loop), capacity (open loop) or soak
+    kind: str = "run"  # run (closed loop), capacity (open loop), soak, robustness or check
 
 
-def capacity_entry(root: Path, link: str | None) -> IndexEntry:
-    try:
-        loaded = load_capacity_run(root)
-    except (UserError, ValueError, OSError) as error:
-        return IndexEntry(root.name, "", "", "", "", str(error), "unreadable", link, "capacity")
-    r = loaded.run
-    commit = (r.git_commit or "unknown")[:12] + (" (dirty)" if r.git_dirty else "")
-    return IndexEntry(r.run_id, r.started_at[:19].replace("T", " "), commit, ", ".join(r.settings.models),
-                      ", ".join(dict.fromkeys(rec.stack for rec in loaded.records)) or "–",
-                      capacity_headline(loaded), r.status, link, "capacity")
+HEADLINES = {
+    "run": lambda loaded: headline(RunView(loaded)), "capacity": capacity_headline, "soak": soak.headline,
+    "robustness": robustness_headline, "check": check_headline,
+}
 
 
-def soak_entry(root: Path, link: str | None) -> IndexEntry:
-    try:
-        loaded = soak.load(root)
-    except (UserError, ValueError, OSError) as error:
-        return IndexEntry(root.name, "", "", "", "", str(error), "unreadable", link, "soak")
-    r = loaded.run
-    commit = (r.git_commit or "unknown")[:12] + (" (dirty)" if r.git_dirty else "")
-    return IndexEntry(r.run_id, r.started_at[:19].replace("T", " "), commit, r.model.get("profile", "?"),
-                      ", ".join(r.stacks) or "–", soak.headline(loaded), r.status, link, "soak")
+def _model(run: RunHeader) -> str:
+    if isinstance(run, CapacityRun):
+        return ", ".join(run.settings.models)
+    if isinstance(run, CheckRun):
+        return run.settings.model
+    model: dict[str, str] = getattr(run, "model", {})  # run, soak and robustness results
+    return model.get("profile", "?")
+
+
+def _stacks(loaded: Loaded[Any, Any]) -> str:
+    records = loaded.records
+    if records and isinstance(records[0], CapacityRecord):
+        return ", ".join(dict.fromkeys(r.stack for r in records)) or "–"
+    return ", ".join(loaded.run.stacks_declared) or "–"
 
 
 def index_entry(root: Path, reports_dir: Path) -> IndexEntry:
     page = reports_dir / root.name / "index.html"
     link = f"{root.name}/index.html" if page.is_file() else None
-    if (root / "capacity.json").is_file():
-        return capacity_entry(root, link)
-    if (root / "soak.json").is_file():
-        return soak_entry(root, link)
+    kind = kind_of(root) or "run"
     try:
-        run = load_run(root)
-    except UserError as error:  # an unreadable run is listed with the reason, not hidden
-        return IndexEntry(root.name, "", "", "", "", str(error), "unreadable", link)
-    r = run.run
+        loaded = load(root)
+    except (UserError, ValueError, OSError) as error:  # listed with the reason, never hidden
+        return IndexEntry(root.name, "", "", "", "", str(error), "unreadable", link, kind)
+    r = loaded.run
     commit = (r.git_commit or "unknown")[:12] + (" (dirty)" if r.git_dirty else "")
-    return IndexEntry(r.run_id, r.started_at[:19].replace("T", " "), commit, r.model.get("profile", "?"),
-                      ", ".join(o.stack for o in r.stacks) or "–", headline(RunView(run)), r.status, link)
+    return IndexEntry(r.run_id, r.started_at[:19].replace("T", " "), commit, _model(r),
+                      _stacks(loaded), HEADLINES[kind](loaded), r.status, link, kind)
 
 
 def write_index(results_dir: Path, reports_dir: Path) -> Path:
-    entries = [index_entry(root, reports_dir) for root in all_dirs(results_dir)]
+    entries = [index_entry(root, reports_dir) for root in result_dirs(results_dir)]
     out = reports_dir / "index.html"
     reports_dir.mkdir(parents=True, exist_ok=True)
     out.write_text(render("index.html", {"entries": entries}))

@@ -6,10 +6,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from servebench.report.view import RunView
-from shared_model.cases import BAD
 
-GROUP_OF = {f"bad_{case.name}": case.group for case in BAD}
-GROUPS = tuple(dict.fromkeys(case.group for case in BAD))
 OUTCOMES = ("pass", "declared", "undeclared", "fail")
 
 
@@ -30,13 +27,18 @@ class MatrixRow:
     problems: list[str]  # "case: detail" for everything that did not pass
 
 
+def groups(view: RunView) -> list[str]:
+    """The case groups the run's verifications met, in the order they were checked."""
+    return list(dict.fromkeys(c.group for o in view.loaded.run.stacks for c in o.checks if c.group))
+
+
 def robustness(view: RunView) -> list[MatrixRow]:
     rows = []
     for outcome in view.loaded.run.stacks:
         by_group: dict[str, Counter[str]] = defaultdict(Counter)
         problems = []
         for check in outcome.checks:
-            group = GROUP_OF.get(check.name)
+            group = check.group  # bad-input checks carry their case group
             if group is None:
                 continue
             result = check.detail.split(":", 1)[0]

@@ -1,6 +1,6 @@
 """A soak run's page as data: per stack its drift, verdict and whether its tail was judged.
 
-Everything comes from the soak directory (soak.json and stacks/*.json), thresholds included:
+Everything comes from the soak directory (soak.json and its records), thresholds included:
 the page quotes the thresholds the soak was judged with, not this reader's defaults.
 """
 
@@ -8,36 +8,20 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
-from loadtests.drift import DEGRADING_TAIL, GROWING_MEMORY, INCONCLUSIVE, TAIL_NOT_JUDGED
-from loadtests.measure import CONTENTION_PERCENT
-from servebench.errors import UserError
 from servebench.report import plots
 from servebench.report.fmt import Shown, percent
 from servebench.results.schema import SCHEMA_VERSION
-from servebench.results.soak_schema import SOAK_FLAGS, SoakRecord, SoakRun, SoakWindow, load_soak
-
-
-@dataclass(frozen=True)
-class LoadedSoak:
-    root: Path
-    run: SoakRun
-    records: list[SoakRecord]
-
-
-def load(root: Path) -> LoadedSoak:
-    """A soak directory, validated; a file the schema does not describe is a user error."""
-    try:
-        run, records = load_soak(root)
-    except ValidationError as error:
-        raise UserError(f"{root}: does not match the soak schema ({error.error_count()} errors, "
-                        f"first: {'.'.join(map(str, error.errors()[0]['loc']))} "
-                        f"{error.errors()[0]['msg'].lower()})") from None
-    return LoadedSoak(root, run, records)
+from servebench.results.soak_schema import (
+    DEGRADING_TAIL,
+    GROWING_MEMORY,
+    INCONCLUSIVE,
+    TAIL_NOT_JUDGED,
+    SoakRecord,
+    SoakWindow,
+)
+from servebench.results.store import LoadedSoak
 
 
 def verdict_class(verdict: str) -> str:
@@ -72,7 +56,7 @@ def other_load(window: SoakWindow) -> float | None:
     return None if busy is None or own is None else busy - own
 
 
-def tail_judgement(record: SoakRecord) -> tuple[str, str]:
+def tail_judgement(record: SoakRecord, contention: float) -> tuple[str, str]:
     """('yes' | 'no' | '–', why), as the soak decided it and with the windows that decided it."""
     if record.status != "ok":
         return "–", "the stack failed"
@@ -81,13 +65,13 @@ def tail_judgement(record: SoakRecord) -> tuple[str, str]:
     fitted = fitted_windows(record)
     others = [x for w in fitted if (x := other_load(w)) is not None]
     if record.verdict.endswith(TAIL_NOT_JUDGED):
-        busy = [x for x in others if x > CONTENTION_PERCENT]
-        return "no", (f"other processes used over {CONTENTION_PERCENT:g} % of a core on the server's "
+        busy = [x for x in others if x > contention]
+        return "no", (f"other processes used over {contention:g} % of a core on the server's "
                       f"CPUs in {len(busy)} of {len(fitted)} fitted windows "
                       f"(up to {max(busy, default=0):.0f} %)")
     if not others:
         return "yes", "the server's CPUs were not pinned, so other load on them was not measured"
-    return "yes", (f"other processes stayed under {CONTENTION_PERCENT:g} % of a core on the server's "
+    return "yes", (f"other processes stayed under {contention:g} % of a core on the server's "
                    f"CPUs in all {len(fitted)} fitted windows (at most {max(others):.0f} %)")
 
 
@@ -115,11 +99,11 @@ class DriftRow:
     flags: list[str]
 
 
-def drift_row(record: SoakRecord) -> DriftRow:
+def drift_row(record: SoakRecord, contention: float) -> DriftRow:
     d = record.drift
     failures = sum(record.failures.values())
     rate = failures / record.requests if record.requests else None
-    judged, why = tail_judgement(record)
+    judged, why = tail_judgement(record, contention)
     target = (f"target {record.target_rps:,.0f}" + (" (given)" if record.target_from == "given" else
                                                     f" of {record.capacity_rps:,.0f} probed"
                                                     if record.capacity_rps else "")
@@ -147,9 +131,11 @@ def _get(thresholds: dict[str, float], name: str) -> str:
     return f"{thresholds[name]:g}" if name in thresholds else "?"
 
 
-def threshold_rules(thresholds: dict[str, float]) -> list[tuple[str, str]]:
+def threshold_rules(thresholds: dict[str, float], contention: float) -> list[tuple[str, str]]:
     """(verdict, rule) in words, from the thresholds stored with the soak."""
-    t = lambda name: _get(thresholds, name)  # noqa: E731
+    def t(name: str) -> str:
+        return _get(thresholds, name)
+
     return [
         ("fits", f"Theil-Sen (median of pairwise slopes) over the full windows after the first "
                  f"{t('skip_windows')}; partial windows at the phase's end are never fitted"),
@@ -161,7 +147,7 @@ def threshold_rules(thresholds: dict[str, float]) -> list[tuple[str, str]]:
                   f"{t('noise_ratio')} × the windows' median absolute residual around the fit"),
         ("stable", "neither trend found"),
         ("inconclusive", f"fewer than {t('min_windows')} fitted windows"),
-        ("tail not judged", f"other processes used over {CONTENTION_PERCENT:g} % of a core on the "
+        ("tail not judged", f"other processes used over {contention:g} % of a core on the "
                             "server's CPUs in a fitted window: the p99 trend is shown but not judged; "
                             "memory is judged either way"),
         ("below_target", f"the achieved rate stayed under {t('rate_short_percent')} % of the target"),
@@ -225,12 +211,14 @@ class StackSection:
 def soak_context(loaded: LoadedSoak) -> dict[str, Any]:
     """Everything soak.html shows."""
     run = loaded.run
+    contention = run.judging.contention_percent
     sections = []
     for record in loaded.records:
-        colour = plots.stack_colour(record.stack, run.settings.stacks)
+        colour = run.stacks_declared[record.stack].colour if record.stack in run.stacks_declared else "#000"
         sections.append(StackSection(
-            row=drift_row(record), record=record, processes=process_rows(record),
-            memory_plot=plots.soak_memory(record, colour), latency_plot=plots.soak_latency(record, colour),
+            row=drift_row(record, contention), record=record, processes=process_rows(record),
+            memory_plot=plots.soak_memory(record, colour),
+            latency_plot=plots.soak_latency(record, colour, contention),
         ))
     done = {r.stack for r in loaded.records}
     flags = sorted({flag for r in loaded.records for flag in r.flags})
@@ -240,8 +228,9 @@ def soak_context(loaded: LoadedSoak) -> dict[str, Any]:
         "headline": headline(loaded),
         "rows": [s.row for s in sections],
         "sections": sections,
-        "rules": threshold_rules(run.settings.thresholds),
-        "flags": {flag: SOAK_FLAGS.get(flag, "") for flag in flags},
+        "rules": threshold_rules(run.settings.thresholds, contention),
+        "flags": {flag: run.judging.flags[flag].meaning if flag in run.judging.flags else ""
+                  for flag in flags},
         "failed": [r for r in loaded.records if r.status != "ok"],
         "unreached": [s for s in run.settings.stacks if s not in done],
         "reader_schema": SCHEMA_VERSION,

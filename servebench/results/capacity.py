@@ -1,7 +1,7 @@
-"""Capacity runs (schema version 2): open-loop latency-vs-offered-rate curves per stack.
+"""Capacity runs: open-loop latency-vs-offered-rate curves per stack (since schema version 2).
 
 Layout of a capacity run directory, never overwritten:
-    results/<run_id>/capacity.json               CapacityRun: metadata, settings, record ids
+    results/<run_id>/capacity.json               CapacityRun: header, settings, record ids
     results/<run_id>/records/<record_id>.json    CapacityRecord: one stack x model x workers
     results/<run_id>/logs/<record_id>.log        the server's own output
     results/<run_id>/locust/<record_id>/<step>/  plan, raw per-request columns, Locust logs
@@ -15,14 +15,11 @@ due is left out of a window.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
 
-from servebench.results.schema import Check, Latency, Machine, Resources, _Model
-from servebench.results.store import RunWriter, read_versioned
+from servebench.results.schema import Latency, Resources, RunHeader, StackLaunch, _Model
 
 Verdict = Literal["pass", "fail", "invalid"]
 
@@ -81,7 +78,7 @@ class Step(_Model):
     # the pinned CPUs (see schema.FLAGS); the step stands but was not measured on a quiet machine
     flags: list[str]
     resources: Resources | None
-    locust_commands: list[list[str]]
+    generator_commands: list[list[str]]
     raw_dir: str  # relative to the run directory
 
 
@@ -108,24 +105,14 @@ class Overload(_Model):
         return self.capped > 0
 
 
-class CapacityRecord(_Model):
+class CapacityRecord(StackLaunch):
     record_id: str
-    stack: str
-    title: str
     model: str  # profile
     model_sha256: str
     workers: int | None  # the `workers` knob when it was set by --workers
-    knobs: dict[str, object]
-    command: list[str]
     server_cpus: list[int] | None
     load_cpus: list[int] | None
     shared_cpus: bool  # server and generator share CPUs (not enough CPUs to keep them apart)
-    status: Literal["ok", "failed"]
-    reason: str | None
-    log_tail: str | None
-    checks: list[Check]
-    time_to_ready_s: float | None
-    shutdown_s: float | None
     slo_ms: float
     max_error_rate: float
     steps: list[Step]  # the sweep in the order run: the latency-vs-offered-rate curve
@@ -167,42 +154,8 @@ class CapacitySettings(_Model):
     generator_bound_percent: float
 
 
-class CapacityRun(_Model):
-    schema_version: int
+class CapacityRun(RunHeader):
     kind: Literal["capacity"] = "capacity"
-    run_id: str
-    status: Literal["running", "complete", "interrupted"]
-    started_at: str
-    finished_at: str | None
-    wall_time_s: float | None
-    estimate_s: float
-    git_commit: str | None
-    git_dirty: bool | None
-    machine: Machine
-    python: str
-    packages: dict[str, str]
     models: dict[str, dict[str, str]]  # profile -> sha256, version
     settings: CapacitySettings
     records: list[str]
-
-
-class CapacityWriter(RunWriter):
-    def write_capacity(self, run: CapacityRun) -> None:
-        self._write(self.root / "capacity.json", run.model_dump(mode="json"))
-
-    def write_capacity_record(self, record: CapacityRecord) -> None:
-        self._write_new(self.root / "records" / f"{record.record_id}.json", record)
-
-
-@dataclass(frozen=True)
-class LoadedCapacityRun:
-    root: Path
-    run: CapacityRun
-    records: list[CapacityRecord]
-
-
-def load_capacity_run(root: Path) -> LoadedCapacityRun:
-    run = CapacityRun.model_validate(read_versioned(root / "capacity.json", "capacity run"))
-    records = [CapacityRecord.model_validate_json((root / "records" / f"{rid}.json").read_text())
-               for rid in run.records]
-    return LoadedCapacityRun(root, run, records)

@@ -1,12 +1,17 @@
-"""The versioned result schema. Readers (reports, the CI latency check) import only this.
+"""The versioned result schema: what every result file holds. Readers import only this layer.
 
-Layout of a run directory, never overwritten:
-    results/<run_id>/run.json                 Run: metadata, settings, one StackOutcome per stack
-    results/<run_id>/records/<record_id>.json Record: one stack x workload x users x repeat
-    results/<run_id>/logs/<stack>.log         the server's own output
-    results/<run_id>/locust/<record_id>/      plan, raw Locust output and logs
-A capacity run directory holds capacity.json instead of run.json: see results/capacity.py.
-Soak runs (servebench/results/soak_schema.py) have their own directory and record types.
+Every kind of run writes one directory, never overwritten, named <UTC time>-<commit>-<kind>:
+    results/<run_id>/<kind>.json              the run's header (RunHeader) and its kind's body
+    results/<run_id>/records/<record_id>.json one record per measured unit
+    results/<run_id>/logs/<stack>.log         each server's own output
+    results/<run_id>/<generator>/<record_id>/ plans and raw load-generator output
+Kinds: run (closed loop, this module), capacity (results/capacity.py), soak
+(results/soak_schema.py), robustness and check (results/kinds.py).
+
+Everything a report needs to judge a result is in it: the thresholds of every flag, the
+definitions of targets and claims, what each stack was declared to be. A report of an old run
+reads what that run recorded (older versions get it from results/migrations.py), so it renders
+the same tomorrow whatever today's code says.
 
 SCHEMA_HISTORY records every version; bump SCHEMA_VERSION for any change a reader could notice.
 """
@@ -15,11 +20,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-Generator = Literal["locust", "wrk"]  # the load generators a run can use
-
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 SCHEMA_HISTORY: dict[int, str] = {
     1: "first format: run.json plus one record per stack x workload x users x repeat; latency as "
        "base64 HdrHistograms in microseconds (successful and failed answers apart), warm-up and "
@@ -33,22 +36,12 @@ SCHEMA_HISTORY: dict[int, str] = {
     4: "adds `generator` (locust or wrk) to Settings and Record, default locust for older "
        "files; wrk records keep their raw files under wrk/<record_id>/ and their commands in "
        "locust_commands; rows_locust is the generator's count whichever it is",
-}
-
-
-# flag -> (one-letter code for narrow tables, meaning)
-FLAGS: dict[str, tuple[str, str]] = {
-    "generator_bound": ("G", "a load-generator process used over 90 % of a core: the client may have "
-                             "been the limit"),
-    "server_cpu_contention": ("S", "other processes used over 20 % of a core on the server's CPUs"),
-    "load_cpu_contention": ("L", "other processes used over 20 % of a core on the load generator's CPUs"),
-    "not_drained": ("D", "requests were still in flight at a phase boundary after the drain timeout"),
-    "count_mismatch": ("C", "the generator's predicted rows differ from the server's "
-                            "ml_predictions_total delta (wrk: by more than a request per connection)"),
-    "no_server_metrics": ("M", "/metrics did not answer at a phase boundary"),
-    "users_short": ("U", "fewer users than declared were running when the measured phase began"),
-    "failures": ("F", "some answers were wrong, malformed, errors or transport failures"),
-    "no_resource_samples": ("R", "too few CPU/RSS samples fell inside the measured phase"),
+    5: "one RunHeader for every kind (run, capacity, soak, robustness, check) with `kind`, the "
+       "machine's usable CPUs, `stacks` (what the registry declared: title, role, tags, protocol, "
+       "colour, package versions, targets) and `judging` (flag definitions and thresholds, "
+       "claims); run ids <time>-<commit>-<kind>, headers in <kind>.json; generator-neutral "
+       "record fields generator_commands and rows_sent; checks carry their case group; soak "
+       "records in records/; robustness and gate results are run directories too",
 }
 
 
@@ -129,8 +122,8 @@ class Record(_Model):
     repeat: int
     knobs: dict[str, object]
     command: list[str]  # the server's argv, pinning included
-    generator: Generator = "locust"
-    locust_commands: list[list[str]]  # the load generator's commands, whichever it is
+    generator: str  # a name from the run header's `generators`
+    generator_commands: list[list[str]]
     locust_workers: int
     time_to_ready_s: float
     shutdown_s: float | None  # known once the stack has stopped
@@ -140,7 +133,7 @@ class Record(_Model):
     server_metrics: ServerMetrics | None
     generator_bound: bool  # a generator process was above the threshold: the numbers may be the client's
     flags: list[str]  # see FLAGS
-    rows_locust: int  # successful predicted rows the generator counted in the measured phase
+    rows_sent: int  # successful predicted rows the generator counted in the measured phase
     rows_server: float | None  # the server's ml_predictions_total success delta
     raw_dir: str  # relative to the run directory
 
@@ -149,6 +142,7 @@ class Check(_Model):
     name: str
     ok: bool
     detail: str
+    group: str | None = None  # the bad-input case group, for checks of bad input
 
 
 class StackLaunch(_Model):
@@ -178,6 +172,7 @@ class Machine(_Model):
     kernel: str
     platform: str
     hostname: str
+    usable_cpus: list[int] | None = None  # the CPUs servebench could use (None: not recorded)
 
 
 class Settings(_Model):
@@ -194,22 +189,92 @@ class Settings(_Model):
     locust_workers: int
     generator_bound_percent: float
     sample_interval_s: float
-    generator: Generator = "locust"
+    generator: str  # the profile's generator; each record names the one that measured it
 
 
-class Run(_Model):
+RunKind = Literal["run", "capacity", "soak", "robustness", "check"]
+
+
+class Flag(_Model):
+    code: str  # one letter, for narrow tables
+    meaning: str
+
+
+class Claim(_Model):
+    """One claim of the seed article, as the run will be judged against it.
+
+    `rule` is one of the report's rule kinds; `subjects`/`versus` are stack tags (a stack is a
+    subject when it has every tag); `low`/`high` bound the claimed value."""
+
+    claim: str
+    rule: Literal["p99_range", "batch_gain", "inline_blocks", "peak_throughput"]
+    subjects: list[str] = Field(default_factory=list)
+    versus: list[str] = Field(default_factory=list)
+    low: float | None = None
+    high: float | None = None
+    model_ms: list[float] | None = None  # the model-call time the claim assumes: [low, high]
+    comparable_model: str | None = None  # the model profile meant for it
+
+
+class Judging(_Model):
+    """Every threshold and definition the run's flags and verdicts rest on."""
+
+    flags: dict[str, Flag]
+    generator_bound_percent: float
+    contention_percent: float
+    claims: list[Claim]
+
+
+class Target(_Model):
+    """A performance target a stack declared: its metric over another's, within one run.
+
+    `against`: a stack name, `peers` (the best stack whose role is peer at that level) or
+    `ceiling` (the same stack's framework-ceiling workload at its peak)."""
+
+    name: str
+    metric: Literal["p50_ms", "p99_ms", "rps"]
+    users: list[int] | None  # levels it is judged at; None: each side at its peak
+    against: str
+    limit: float
+    at_most: bool
+    detail: str
+
+
+class StackDeclaration(_Model):
+    """What the registry declared about a stack when the run happened."""
+
+    title: str
+    role: Literal["ours", "peer", "reference"]
+    tags: list[str]  # what the seed article's claims call this kind of stack
+    protocol: str
+    colour: str
+    packages: dict[str, str]  # distribution -> version, in the environment it ran in
+    targets: list[Target] = Field(default_factory=list)
+
+
+class RunHeader(_Model):
+    """What every result file starts with, whatever its kind."""
+
     schema_version: int
+    kind: RunKind
     run_id: str
     status: Literal["running", "complete", "interrupted"]
     started_at: str  # ISO 8601 UTC
     finished_at: str | None
     wall_time_s: float | None
-    estimate_s: float
+    estimate_s: float | None
     git_commit: str | None
     git_dirty: bool | None
     machine: Machine
     python: str
     packages: dict[str, str]
+    stacks_declared: dict[str, StackDeclaration]
+    judging: Judging
+    generators: dict[str, str] = Field(default_factory=dict)  # name -> what it is
+
+
+class Run(RunHeader):
+    kind: Literal["run"] = "run"
     model: dict[str, str]  # profile, sha256, version
     settings: Settings
     stacks: list[StackOutcome]

@@ -1,10 +1,11 @@
-"""Soak runs in the versioned schema: one stack held at a steady rate for minutes, in windows.
+"""Soak runs: each stack held at a steady rate for minutes, in windows (since schema version 3).
 
 Layout of a soak directory, never overwritten:
-    results/<run_id>-soak/soak.json             SoakRun: metadata, settings, thresholds
-    results/<run_id>-soak/stacks/<stack>.json   SoakRecord: windows, per-process series, fits
-    results/<run_id>-soak/logs/<stack>.log      the server's own output
-    results/<run_id>-soak/locust/...            plans, raw Locust output and logs
+    results/<run_id>/soak.json                  SoakRun: header, settings, thresholds
+    results/<run_id>/records/<stack>.json       SoakRecord: windows, per-process series, fits
+                                                (stacks/<stack>.json before schema version 5)
+    results/<run_id>/logs/<stack>.log           the server's own output
+    results/<run_id>/locust/...                 plans, raw Locust output and logs
 
 Every window carries its epoch timestamps and, per server process (keyed by pid), the RSS and
 CPU sampled inside it, so memory and latency can be plotted against time without re-running.
@@ -12,11 +13,17 @@ CPU sampled inside it, so memory and latency can be plotted against time without
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal
 
-from servebench.results.schema import Latency, Machine, Record, StackLaunch, _Model
-from servebench.results.store import RunWriter, read_versioned
+from servebench.results.schema import Latency, Record, RunHeader, StackLaunch, _Model
+
+# The verdict's words: a verdict is one of these, or two of them joined, and may end with
+# TAIL_NOT_JUDGED when other processes took the server's CPUs during a fitted window.
+STABLE = "stable"
+TAIL_NOT_JUDGED = " (tail not judged)"
+GROWING_MEMORY = "growing memory"
+DEGRADING_TAIL = "degrading tail"
+INCONCLUSIVE = "inconclusive"
 
 
 class ProcessWindow(_Model):
@@ -78,13 +85,14 @@ class SoakProcess(_Model):
 
 
 class SoakRecord(StackLaunch):
+    record_id: str  # the stack's name
     workload: str
     users: int
     target_rps: float | None
     target_from: Literal["probe", "given"]
     probe: Record | None  # the closed-loop capacity measurement the target came from
     capacity_rps: float | None
-    locust_commands: list[list[str]]
+    generator_commands: list[list[str]]
     opened_at: float | None  # epoch seconds of the measured phase
     drained_at: float | None
     requests: int  # the measured phase's Locust total; the windows' requests sum to it
@@ -99,17 +107,6 @@ class SoakRecord(StackLaunch):
     flags: list[str]  # see SOAK_FLAGS
     raw_dir: str | None
     log: str
-
-
-SOAK_FLAGS: dict[str, str] = {
-    "below_target": "the achieved rate stayed under the target: the pace was not held",
-    "failures": "some answers were wrong, malformed, errors or transport failures",
-    "generator_bound": "a Locust process used over 90 % of a core in some window",
-    "server_cpu_contention": "other processes used over 20 % of a core on the server's CPUs "
-                             "in some window",
-    "probe_flagged": "the capacity probe carried flags (see its record): the target may be off",
-    "server_died": "the server exited during the soak",
-}
 
 
 class SoakSettings(_Model):
@@ -130,39 +127,9 @@ class SoakSettings(_Model):
     thresholds: dict[str, float]
 
 
-class SoakRun(_Model):
-    schema_version: int
+class SoakRun(RunHeader):
     kind: Literal["soak"] = "soak"
-    run_id: str
-    status: Literal["running", "complete", "interrupted"]
-    started_at: str
-    finished_at: str | None
-    wall_time_s: float | None
-    git_commit: str | None
-    git_dirty: bool | None
-    machine: Machine
     load_average: dict[str, list[float]]  # "start"/"end": the 1, 5, 15-minute load averages
-    python: str
-    packages: dict[str, str]
     model: dict[str, str]
     settings: SoakSettings
-    stacks: list[str]  # stacks done so far; each has stacks/<name>.json
-
-
-class SoakWriter(RunWriter):
-    def __init__(self, results_dir: Path, run_id: str) -> None:
-        super().__init__(results_dir, run_id, ("stacks", "logs", "locust"))
-
-    def write_soak(self, run: SoakRun) -> None:
-        self._write(self.root / "soak.json", run.model_dump(mode="json"))
-
-    def write_stack(self, record: SoakRecord) -> None:
-        self._write_new(self.root / "stacks" / f"{record.stack}.json", record)
-
-
-def load_soak(root: Path) -> tuple[SoakRun, list[SoakRecord]]:
-    """A soak directory, validated; refuses unknown or newer schema versions."""
-    run = SoakRun.model_validate(read_versioned(root / "soak.json", "soak run"))
-    records = [SoakRecord.model_validate_json((root / "stacks" / f"{name}.json").read_text())
-               for name in run.stacks]
-    return run, records
+    stacks: list[str]  # stacks done so far; each has records/<name>.json

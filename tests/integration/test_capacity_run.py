@@ -13,19 +13,21 @@ import pytest
 from loadtests.capacity import SweepSettings
 from loadtests.capacity_run import CapacityConfig, capacity_run
 from loadtests.capacity_search import SearchSettings
-from loadtests.generator import GeneratorSettings
+from loadtests.cpus import Pinning
+from loadtests.generators import GeneratorSettings
 from loadtests.openloop import OpenLoopSettings
-from loadtests.orchestrate import default_cpus
-from servebench.results.capacity import load_capacity_run
-from servebench.results.store import UserError, load_run
+from servebench.results.store import UserError, load_capacity, load_run
 from servers.registry import STACKS
+
+# Measures timing or loads the machine: runs alone (see the Makefile's test target).
+pytestmark = pytest.mark.serial
 
 
 def test_capacity_run_finds_a_rate_that_passed_below_one_that_failed(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Inherited by the server; the model runs on the event loop, so at most 1e6 / 5000 req/s.
     monkeypatch.setenv("SERVEBENCH_SLOWDOWN_US", "5000")
-    server_cpus, load_cpus = default_cpus()
+    server_cpus, load_cpus = Pinning.default().server, Pinning.default().load
     # 20 -> 60 -> 180 -> 540 req/s brackets any capacity up to 200 req/s within 4 steps, and the
     # bisection needs at most 2 more. At 540 req/s the queue grows by seconds within a step, far
     # over an SLO of 250 ms; below capacity only a stall of that length could miss it.
@@ -37,7 +39,7 @@ def test_capacity_run_finds_a_rate_that_passed_below_one_that_failed(
     assert stack in STACKS
     config = CapacityConfig(sweep, (stack,), ("default",), None, server_cpus, load_cpus, tmp_path)
     root, run = capacity_run(config)
-    loaded = load_capacity_run(root)
+    loaded = load_capacity(root)
     assert loaded.run == run and run.status == "complete" and run.records == [f"{stack}__default"]
     assert run.models["default"]["sha256"] and run.settings.slo_ms == 250.0
     record = loaded.records[0]

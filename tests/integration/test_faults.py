@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from servebench.faults import kill_a_worker_under_load, sigterm_under_load
+from loadtests.faults import kill_a_worker_under_load, sigterm_under_load
 from servers.process import ServerProcess
 from servers.registry import STACKS
+
+# Measures timing or loads the machine: runs alone (see the Makefile's test target).
+pytestmark = pytest.mark.serial
 
 
 @pytest.mark.parametrize("name", list(STACKS))

@@ -5,19 +5,23 @@ from the stack's own closed-loop rate, latencies are compared within one run onl
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from loadtests.arrivals import Segment, offsets
-from loadtests.generator import GeneratorSettings
+from loadtests.cpus import Pinning
+from loadtests.generators import GENERATORS, GeneratorSettings
 from loadtests.measure import MeasureSettings, measure
 from loadtests.openloop import OpenLoopSettings, run_step
-from loadtests.orchestrate import default_cpus
+from loadtests.session import ModelUnderTest, Session
 from servebench.results.capacity import Window
 from servers.process import ServerProcess
 from servers.registry import STACKS
-from shared_model.cases import GoldenCase
+
+# Measures timing or loads the machine: runs alone (see the Makefile's test target).
+pytestmark = pytest.mark.serial
 
 SLOW_ROW_US = 3000  # busy wait per predicted row
 # The model runs on the event loop, one request at a time: whatever the machine, the stack
@@ -27,22 +31,23 @@ CEILING_RPS = 1e6 / SLOW_ROW_US
 MEASURED_S = 2.0
 
 
-def test_open_loop_latency_shows_the_queue_closed_loop_hides(tmp_path: Path,
-                                                              golden: Sequence[GoldenCase]) -> None:
-    server_cpus, load_cpus = default_cpus()
+def test_open_loop_latency_shows_the_queue_closed_loop_hides(tmp_path: Path) -> None:
+    server_cpus, load_cpus = Pinning.default().server, Pinning.default().load
     generator = GeneratorSettings(load_cpus)
+    locust = GENERATORS["locust"]
     stack = STACKS[STACK]
     settings = OpenLoopSettings(generator, arrival="constant", max_outstanding=2000, timeout_s=20.0)
     with ServerProcess(stack, cpus=server_cpus, env={"SERVEBENCH_SLOWDOWN_US": str(SLOW_ROW_US)}) as server:
-        closed = measure(server, "single", 4, 1, golden, MeasureSettings(0.5, 1.5, 10.0, generator),
-                         tmp_path, 0.0)
+        session = Session(server, ModelUnderTest.load("default"), 0.0, [])
+        closed = measure(session, locust, "single", 4, 1, MeasureSettings(0.5, 1.5, 10.0, generator),
+                         tmp_path)
         served = closed.measured.rps  # what the saturated stack does, closed loop
         closed_p99 = closed.measured.latency.percentiles_ms["p99"]
         assert 0 < served <= CEILING_RPS, served
 
         def step(name: str, rate: float, ol: OpenLoopSettings = settings) -> Window:
-            result, _ = run_step(server, golden, ol, [Segment("warmup", rate, 0.3),
-                                                      Segment("measured", rate, MEASURED_S)],
+            result, _ = run_step(session, locust, ol, [Segment("warmup", rate, 0.3),
+                                                       Segment("measured", rate, MEASURED_S)],
                                  "measured", name, tmp_path, tmp_path / name)
             return result.windows[1]
 

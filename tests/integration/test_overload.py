@@ -12,6 +12,9 @@ from servers.registry import STACKS
 from shared_model.cases import SEED_EXAMPLE
 from shared_model.schemas import ErrorBody
 
+# Measures timing or loads the machine: runs alone (see the Makefile's test target).
+pytestmark = pytest.mark.serial
+
 SLOW_ROW_US = 300_000  # injected model cost per row: makes requests pile up
 
 

@@ -19,7 +19,7 @@ _LEADER = (
 
 
 def test_stop_ends_descendants_outside_the_group() -> None:
-    stack = Stack(name="session_leaver", title="test", description="test", role="peer", packages=(),
+    stack = Stack(name="session_leaver", title="test", description="test", role="peer", packages=(), tags=(),
                   argv=("{python}", "-c", _LEADER), knobs={"workers": 1, "blas_threads": 1},
                   default_port=0)
     server = ServerProcess(stack).start()

@@ -4,51 +4,58 @@ CPU-bound process sharing the server's core."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from servebench.regression.checkout import resolve
+from loadtests.gate.checkout import resolve
+from servebench.results.store import Loaded, load
 from tests.integration.slow_machine import cpu_hog
+
+# Measures timing or loads the machine: runs alone (see the Makefile's test target).
+pytestmark = pytest.mark.serial
 
 STACKS = ("fastapi_batcher", "fastapi_threadpool")
 SLOWED = STACKS[0]
 
 
-def _check(tmp_path: Path) -> tuple[subprocess.CompletedProcess[str], dict]:
-    records = tmp_path / "checks"
+def _check(tmp_path: Path) -> tuple[subprocess.CompletedProcess[str], Loaded[Any, Any]]:
     checked = subprocess.run(
         [sys.executable, "-m", "servebench.cli", "check", "--base", "HEAD", "--stacks", *STACKS,
-         "--runs", "6", "--attempts", "1", "--slowdown", f"{SLOWED}=30%", "--records", str(records)],
+         "--runs", "6", "--attempts", "1", "--slowdown", f"{SLOWED}=30%", "--results-dir", str(tmp_path),
+         "--reports-dir", str(tmp_path / "reports")],
         capture_output=True, text=True, timeout=900, check=False,
     )
-    return checked, json.loads(next(records.glob("check-*.json")).read_text())
+    (root,) = tmp_path.glob("*-check")
+    loaded = load(root)
+    assert (tmp_path / "reports" / root.name / "index.html").is_file()
+    return checked, loaded
 
 
 @pytest.mark.parametrize("host", ["quiet", "cpu_hog_on_the_server_core"])
 def test_an_injected_slowdown_is_a_regression_of_that_stack_only(tmp_path: Path, host: str) -> None:
     if host == "quiet":
-        checked, record = _check(tmp_path)
+        checked, loaded = _check(tmp_path)
     else:
         with cpu_hog():
-            checked, record = _check(tmp_path)
+            checked, loaded = _check(tmp_path)
     out = checked.stdout + checked.stderr
-    verdicts = {(c["stack"], c["metric"]): c for c in record["comparisons"]}
+    run, records = loaded.run, {r.record_id: r for r in loaded.records}
+    verdicts = {(c.stack, c.metric): c for c in run.comparisons}
     slowed = verdicts[(SLOWED, "p50")]
-    assert slowed["verdict"] == "REGRESSION", out
-    assert slowed["low"] > slowed["tolerance"], out
-    assert checked.returncode == record["exit_code"] == 1, out
+    assert slowed.verdict == "REGRESSION", out
+    assert slowed.low > slowed.tolerance, out
+    assert checked.returncode == run.exit_code == 1, out
     for metric in ("p50", "p99", "health_p50"):
-        assert verdicts[(STACKS[1], metric)]["verdict"] != "REGRESSION", out
+        assert verdicts[(STACKS[1], metric)].verdict != "REGRESSION", out
     # Both sides were measured, in fresh processes, the slowdown only on the head.
-    assert record["base_commit"] == resolve("HEAD")
-    injected = record["injected_slowdown_us"][SLOWED]
-    assert injected > 0
-    assert record["info"][SLOWED]["head"]["injected_slowdown_us_per_row"] == injected
-    assert "injected_slowdown_us_per_row" not in record["info"][SLOWED]["base"]
-    assert "injected_slowdown_us_per_row" not in record["info"][STACKS[1]]["head"]
-    noise = record["host_noise"][SLOWED]
-    assert len(noise["base"]) == len(noise["head"]) == 6
+    assert run.base_commit == resolve("HEAD")
+    injected = records[SLOWED].injected_slowdown_us
+    assert injected is not None and injected > 0
+    assert records[SLOWED].info["head"]["injected_slowdown_us_per_row"] == injected
+    assert "injected_slowdown_us_per_row" not in records[SLOWED].info["base"]
+    assert "injected_slowdown_us_per_row" not in records[STACKS[1]].info["head"]
+    assert len(records[SLOWED].base) == len(records[SLOWED].head) == 6

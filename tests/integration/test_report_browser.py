@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from servebench.report import soak
-from servebench.report.render import write_run_report, write_soak_report
-from servebench.results.store import load_run
+from servebench.report.render import write_loaded, write_run_report
+from servebench.results.store import load_run, load_soak
 from tests.integration.browser import CHROMIUM, screenshot, visit
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "runs" / "20261124T112007Z-475d792eaf30"
@@ -58,8 +57,8 @@ def test_clicking_a_header_sorts_the_leaderboard(tmp_path: Path) -> None:
 
 
 def test_a_soak_report_renders_cleanly_with_its_drift_row_and_plots(tmp_path: Path) -> None:
-    loaded = soak.load(SOAK)
-    page = write_soak_report(loaded, tmp_path / "reports")
+    loaded = load_soak(SOAK)
+    page = write_loaded(loaded, tmp_path / "reports")
     seen = visit(page)
     assert seen.console == []
     table = seen.dom.split('class="sortable soak"', 1)[1].split("</table>", 1)[0]

@@ -11,10 +11,12 @@ from pathlib import Path
 import psutil
 import pytest
 
-from loadtests.orchestrate import Observer, RunConfig, default_cpus, orchestrate
-from loadtests.recording import decode, percentiles_ms
+from loadtests.cpus import Pinning
+from loadtests.run import Observer, RunConfig
+from loadtests.run import run as orchestrate
 from loadtests.workloads import RUN_PROFILES
 from servebench.cli import main
+from servebench.results.histogram import decode, percentiles_ms
 from servebench.results.schema import Record
 from servebench.results.store import load_run
 from servers.registry import STACKS, Stack
@@ -24,9 +26,8 @@ TINY = dataclasses.replace(RUN_PROFILES["quick"], workloads=("single",), users=(
 
 
 def _config(tmp_path: Path, stacks: tuple[str, ...], **changes: object) -> RunConfig:
-    server_cpus, load_cpus = default_cpus()
     return RunConfig(profile=dataclasses.replace(TINY, **changes), stacks=stacks, model="default",
-                     server_cpus=server_cpus, load_cpus=load_cpus, results_dir=tmp_path)
+                     pinning=Pinning.default(), results_dir=tmp_path)
 
 
 def _assert_consistent(record: Record) -> None:
@@ -35,7 +36,7 @@ def _assert_consistent(record: Record) -> None:
     assert measured.failures == {}, measured.failures
     # Phases end on a drained boundary, so both sides counted exactly the same requests.
     assert measured.drained and record.warmup.drained
-    assert record.rows_locust == record.rows_server
+    assert record.rows_sent == record.rows_server
     assert measured.requests == sum(kind.requests for kind in measured.kinds.values())
     assert measured.latency.count + measured.failed_latency.count == measured.requests
     assert percentiles_ms(decode(measured.latency.histogram)) == measured.latency.percentiles_ms
@@ -71,11 +72,12 @@ def test_wrk_measures_predictions_and_the_ceiling_with_exact_histograms(tmp_path
     root, run = orchestrate(_config(tmp_path, (stack,), workloads=("single", "ceiling"),
                                     users=(users,), warmup_s=1.0, generator="wrk"))
     assert run.settings.generator == "wrk" and run.stacks[0].status == "ok"
+    assert set(run.generators) == {"wrk"}
     records = {r.workload: r for r in load_run(root).records}
     for record in records.values():
         measured = record.measured
-        assert record.generator == "wrk" and "wrk" in record.locust_commands[0]
-        assert record.locust_commands[0][-1].startswith("http://127.0.0.1:")
+        assert record.generator == "wrk" and "wrk" in record.generator_commands[0]
+        assert record.generator_commands[0][-1].startswith("http://127.0.0.1:")
         assert measured.failures == {} and measured.drained and "count_mismatch" not in record.flags
         # wrk's own latencies, rank by rank: the histogram holds every answered request.
         assert measured.latency.count == measured.requests > 0
@@ -85,8 +87,8 @@ def test_wrk_measures_predictions_and_the_ceiling_with_exact_histograms(tmp_path
     single = records["single"]
     # wrk cannot drain: the server may also have answered what was in flight when it stopped.
     assert single.rows_server is not None
-    assert single.rows_locust <= single.rows_server <= single.rows_locust + users
-    assert records["ceiling"].rows_locust == 0 and records["ceiling"].rows_server == 0
+    assert single.rows_sent <= single.rows_server <= single.rows_sent + users
+    assert records["ceiling"].rows_sent == 0 and records["ceiling"].rows_server == 0
 
 
 def test_wrk_refuses_mixed_workloads() -> None:
@@ -101,7 +103,7 @@ def test_locust_master_with_two_workers_counts_like_the_server(tmp_path: Path) -
     root, _run = orchestrate(config)
     (record,) = load_run(root).records
     _assert_consistent(record)
-    assert record.locust_workers == 2 and len(record.locust_commands) == 3
+    assert record.locust_workers == 2 and len(record.generator_commands) == 3
     raw = json.loads((root / record.raw_dir / "locust-result.json").read_text())
     assert raw["phases"]["measured"]["processes"] == 2
     assert {"single", "batch", "ready"} <= set(record.measured.kinds)
@@ -115,7 +117,7 @@ def test_a_stack_that_cannot_start_is_recorded_and_the_run_goes_on(
     broken = dataclasses.replace(
         STACKS[good], name="broken",
         argv=("{python}", "-c", "import sys; print('no such server'); sys.exit(2)"))
-    monkeypatch.setattr("loadtests.orchestrate.STACKS", {**STACKS, "broken": broken})
+    monkeypatch.setattr("loadtests.run.STACKS", {**STACKS, "broken": broken})
     root, run = orchestrate(_config(tmp_path, ("broken", good), users=(2,)))
     outcome = {s.stack: s for s in run.stacks}
     assert outcome["broken"].status == "failed" and "exited with code 2" in (outcome["broken"].reason or "")
@@ -141,7 +143,7 @@ class _KillAfterFirstMeasurement(Observer):
     def __init__(self) -> None:
         self.killed = False
 
-    def measurement_done(self, record: Record | None) -> None:
+    def measurement_done(self, record: Record | None, seconds: float) -> None:
         if self.killed or record is None:
             return
         for child in psutil.Process().children():
@@ -174,9 +176,22 @@ def test_a_stack_whose_info_disagrees_with_the_registry_is_not_measured(
             return {**super().env(), "SERVEBENCH_KNOBS": json.dumps({**self.knobs, "misreported": 1})}
 
     stack = Misreporting(**{f.name: getattr(declared, f.name) for f in dataclasses.fields(declared)})
-    monkeypatch.setattr("loadtests.orchestrate.STACKS", {**STACKS, name: stack})
+    monkeypatch.setattr("loadtests.run.STACKS", {**STACKS, name: stack})
     root, run = orchestrate(_config(tmp_path, (name,)))
     (outcome,) = run.stacks
     assert outcome.status == "failed" and "info_knobs" in (outcome.reason or "")
     assert [c.name for c in outcome.checks if not c.ok] == ["info_knobs"]
     assert outcome.records == [] and not list((root / "locust").iterdir())
+
+
+def test_each_repeat_is_a_fresh_server_process_verified_again(tmp_path: Path) -> None:
+    stack = "fastapi_inline"
+    root, run = orchestrate(_config(tmp_path, (stack,), users=(2,), repeats=2))
+    (outcome,) = run.stacks
+    assert outcome.status == "ok"
+    assert outcome.records == [f"{stack}__single__u2__r1", f"{stack}__single__u2__r2"]
+    records = load_run(root).records
+    assert all(r.shutdown_s is not None for r in records)
+    assert records[0].time_to_ready_s != records[1].time_to_ready_s  # each its own start
+    log = (root / outcome.log).read_text()
+    assert log.count("Started server process") == 2, log

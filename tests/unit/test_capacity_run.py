@@ -5,7 +5,7 @@ import pytest
 from loadtests.capacity import SweepSettings
 from loadtests.capacity_run import CapacityConfig, cpus_for
 from loadtests.capacity_search import SearchSettings
-from loadtests.generator import GeneratorSettings
+from loadtests.generators import GeneratorSettings
 from loadtests.openloop import OpenLoopSettings
 from servebench.cli import build_parser
 from servebench.commands.capacity import config_from
@@ -18,7 +18,7 @@ SWEEP = SweepSettings(OpenLoopSettings(GeneratorSettings((0,))), SearchSettings(
 def test_workers_apply_the_knob_and_pin_as_many_cpus_as_the_machine_allows() -> None:
     with_workers = [name for name, stack in STACKS.items() if "workers" in stack.knobs]
     config = CapacityConfig(SWEEP, tuple(with_workers), ("default", "light"), (1, 2), (1,), (0,))
-    targets = config.targets({"default": "d", "light": "l"})
+    targets = config.targets()
     assert len(targets) == len(with_workers) * 2 * 2
     for target in targets:  # two CPUs were given: (1,) for the server, (0,) for the load
         assert target.workers is not None and target.stack.knobs["workers"] == target.workers
@@ -33,7 +33,7 @@ def test_workers_apply_the_knob_and_pin_as_many_cpus_as_the_machine_allows() -> 
 
 def test_without_workers_each_stack_runs_as_registered() -> None:
     config = CapacityConfig(SWEEP, tuple(STACKS), ("default",), None, (1,), (0,))
-    targets = config.targets({"default": "d"})
+    targets = config.targets()
     assert [t.stack for t in targets] == list(STACKS.values())
     assert all(t.workers is None and t.server_cpus == (1,) for t in targets)
 

@@ -93,14 +93,13 @@ def test_answers_fall_into_windows_by_arrival_and_survive_merging() -> None:
     assert set(tallies.closed) == {0, 1, 2}  # kept encoded: no answer should arrive there now
     tallies.record("single", 1003.0, 50.0, 0, "status_503")  # one arrives late all the same
     assert set(tallies.closed) == {0, 2} and set(tallies.open) == {1, 4}
-    data = tallies.to_dict()
-    assert list(data["windows"]) == ["0", "1", "2", "4"]
-    counts = {i: w["kinds"]["single"]["requests"] for i, w in data["windows"].items()}
+    data = tallies.to_data()
+    assert list(data) == ["0", "1", "2", "4"]
+    counts = {i: w.kinds["single"].requests for i, w in data.items()}
     assert counts == {"0": 2, "1": 2, "2": 1, "4": 1}
     merged = WindowTallies(2.0, 1000.0)
     merged.merge(data)
     merged.merge(data)  # a second Locust process with the same answers
-    again = merged.to_dict()["windows"]
-    assert {i: w["kinds"]["single"]["requests"] for i, w in again.items()} == {
-        i: 2 * c for i, c in counts.items()}
-    assert again["1"]["kinds"]["single"]["failures"] == {"status_503": 2}
+    again = merged.to_data()
+    assert {i: w.kinds["single"].requests for i, w in again.items()} == {i: 2 * c for i, c in counts.items()}
+    assert again["1"].kinds["single"].failures == {"status_503": 2}

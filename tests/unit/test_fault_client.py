@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from servebench.faults import Tally, _client
+from loadtests.faults import Tally, _client
 from servers.process import ServerProcess
 from servers.registry import STACKS
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from loadtests.arrivals import Segment
-from loadtests.generator import GeneratorSettings
+from loadtests.generators import GeneratorSettings
 from loadtests.openloop import OpenLoopSettings, Rows, recovery_s, verdict, window
 
 SETTINGS = OpenLoopSettings(GeneratorSettings(None), slo_ms=50.0, max_send_lag_ms=10.0)

@@ -11,7 +11,7 @@ import numpy as np
 from loadtests.arrivals import Segment, offsets
 from loadtests.capacity import SweepSettings, overload
 from loadtests.capacity_search import SearchSettings
-from loadtests.generator import GeneratorSettings
+from loadtests.generators import GeneratorSettings
 from loadtests.openloop import NOT_SENT, OpenLoopSettings, Rows, window
 from servebench.results.capacity import Overload, Step
 
@@ -55,7 +55,7 @@ def overload_step(rows: Rows, factor: float) -> tuple[Step, Rows]:
         windows.append(window(rows.take(inside), segment, start, OL, [], rows))
         start += segment.duration_s
     step = Step(step_id="overload", arrival="constant", windows=windows, measured="overload",
-                verdict="fail", flags=[], resources=None, locust_commands=[], raw_dir="")
+                verdict="fail", flags=[], resources=None, generator_commands=[], raw_dir="")
     return step, rows
 
 

@@ -6,7 +6,8 @@ import random
 
 import pytest
 
-from loadtests.recording import PhaseTally, add, decode, encode, new_histogram, percentiles_ms
+from loadtests.recording import PhaseTally
+from servebench.results.histogram import add, decode, encode, new_histogram, percentiles_ms
 
 
 def _exact(values: list[int], percentile: float) -> int:
@@ -49,7 +50,7 @@ def test_tallies_from_several_processes_merge_to_the_same_distribution() -> None
         parts[index % 2].record(kind, 1000.0 + index, ms, 1, "status_503" if index == 5 else None)
     merged = PhaseTally()
     for part in parts:
-        merged.merge(part.to_dict())
+        merged.merge(part.to_data())
     for kind in ("single", "batch"):
         both = new_histogram()
         add(both, merged.kinds[kind].histogram)

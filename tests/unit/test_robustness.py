@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from servebench.robustness import classify, slow_body_case
+from loadtests.robustness import classify, slow_body_case
 from servers.registry import Deviation, get_stack
 from shared_model.cases import BAD
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from servebench.commands.serve import env_knobs, knob_env_name
+from servers.knobs import env_knobs, knob_env_name
 from servers.registry import STACKS
 
 

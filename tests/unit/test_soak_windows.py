@@ -30,7 +30,7 @@ def _raw(latency_ms: Callable[[int], float] = lambda _: 5.0, late: tuple[float, 
             tallies.record("single", arrival - ms / 1000, ms, 1, failure)
     for arrival in late:
         tallies.record("single", arrival - 0.005, 5.0, 1, None)
-    return tallies.to_dict()["windows"]
+    return tallies.to_data()
 
 
 def _samples(leak_mb_per_min: float = 0.0, uss_missing: tuple[float, float] | None = None,

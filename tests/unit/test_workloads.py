@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from loadtests.orchestrate import RunConfig
+from loadtests.cpus import Pinning
+from loadtests.run import RunConfig
 from loadtests.workloads import RUN_PROFILES, WORKLOADS
 
 BUDGET_S = {"quick": 3 * 60, "full": 20 * 60}
@@ -21,13 +22,11 @@ def test_the_seed_mix_is_eight_single_to_two_batch_plus_probes() -> None:
 def test_every_profile_fits_its_time_budget_for_the_planned_number_of_stacks() -> None:
     for name, budget in BUDGET_S.items():
         config = RunConfig(profile=RUN_PROFILES[name], stacks=("s",) * PLANNED_STACKS, model="default",
-                           server_cpus=None, load_cpus=None)
+                           pinning=Pinning(None, None))
         assert config.estimate_s() <= budget, name
 
 
-def test_repeats_are_the_outermost_loop() -> None:
+def test_one_process_measures_every_workload_at_every_level() -> None:
     profile = dataclasses.replace(RUN_PROFILES["full"], repeats=2)
-    config = RunConfig(profile=profile, stacks=("s",), model="default", server_cpus=None, load_cpus=None)
-    order = config.measurements()
-    assert [r for r, _, _ in order] == sorted(r for r, _, _ in order)
-    assert len(order) == 2 * len(profile.workloads) * len(profile.users)
+    config = RunConfig(profile=profile, stacks=("s",), model="default", pinning=Pinning(None, None))
+    assert config.measurements() == [(w, u) for w in profile.workloads for u in profile.users]

@@ -11,23 +11,20 @@ from rich.console import Console
 
 from loadtests.arrivals import Segment
 from loadtests.capacity_search import SearchSettings
-from loadtests.generator import GeneratorSettings
+from loadtests.generators import GeneratorSettings
 from loadtests.openloop import OpenLoopSettings, Rows, verdict, window
+from loadtests.recorder import header_fields
 from servebench.cli import main
 from servebench.commands.capacity import print_table
 from servebench.errors import UserError
 from servebench.report.capacity import capacity_rows, headline, step_reasons, verdict_reasons
-from servebench.report.render import resolve_any, write_capacity_report, write_index
-from servebench.results.capacity import (
-    CapacityRecord,
-    CapacityRun,
-    CapacitySettings,
-    CapacityWriter,
-    LoadedCapacityRun,
-    Step,
-    load_capacity_run,
-)
-from servebench.results.schema import SCHEMA_VERSION, Check, Machine
+from servebench.report.render import resolve_any, write_index, write_report
+from servebench.results.capacity import CapacityRecord, CapacityRun, CapacitySettings, Step
+from servebench.results.declarations import CAPACITY_FLAGS
+from servebench.results.schema import Check
+from servebench.results.store import LoadedCapacityRun, ResultWriter
+from servebench.results.store import load_capacity as load_capacity_run
+from servers.registry import STACKS
 from tests.unit.report.conftest import FIXTURE
 from tests.unit.test_overload_accounting import simulated
 
@@ -44,7 +41,7 @@ def step(step_id: str, rate: float, latency_ms: float, outcome: str = "", lag_ms
     measured = window(rows, Segment("measured", rate, 2.0), 0.0, OL, [])
     return Step(step_id=step_id, arrival="poisson", windows=[measured], measured="measured",
                 verdict=verdict(measured, OL), flags=["server_cpu_contention"] if rate == 100 else [],
-                resources=None, locust_commands=[], raw_dir=f"locust/{step_id}")
+                resources=None, generator_commands=[], raw_dir=f"locust/{step_id}")
 
 
 def record(stack: str, status: str = "ok") -> CapacityRecord:
@@ -64,14 +61,15 @@ def record(stack: str, status: str = "ok") -> CapacityRecord:
 
 def capacity_run(records: list[CapacityRecord]) -> CapacityRun:
     search = SearchSettings()
+    stacks = ["fastapi_batcher", "flask_gunicorn", "bentoml"]
+    fields = {**header_fields("capacity", [STACKS[s] for s in stacks], CAPACITY_FLAGS, ["locust"]),
+              "run_id": RUN_ID, "status": "complete", "started_at": "2026-11-24T12:00:00+00:00",
+              "finished_at": "2026-11-24T12:10:00+00:00", "wall_time_s": 600.0, "estimate_s": 580.0,
+              "git_commit": "0123456789abcdef", "git_dirty": False}
     return CapacityRun(
-        schema_version=SCHEMA_VERSION, run_id=RUN_ID, status="complete",
-        started_at="2026-11-24T12:00:00+00:00", finished_at="2026-11-24T12:10:00+00:00", wall_time_s=600.0,
-        estimate_s=580.0, git_commit="0123456789abcdef", git_dirty=False,
-        machine=Machine(cpu_model="cpu", cores=2, memory_gb=4.0, kernel="k", platform="linux", hostname="h"),
-        python="3.12", packages={"locust": "2"}, models={"default": {"sha256": "f" * 64, "version": "1"}},
+        **fields, models={"default": {"sha256": "f" * 64, "version": "1"}},
         settings=CapacitySettings(
-            stacks=["fastapi_batcher", "flask_gunicorn", "bentoml"], models=["default"], workers=None,
+            stacks=stacks, models=["default"], workers=None,
             workload="single", arrival="poisson", slo_ms=50.0, max_error_rate=0.01,
             start_rps=search.start_rps, growth=search.growth, max_rps=search.max_rps,
             resolution=search.resolution, warmup_s=0.5, step_s=2.5, overload_factors=[1.5, 2.0],
@@ -88,10 +86,10 @@ def results(tmp_path: Path) -> Path:
     results.mkdir()
     shutil.copytree(FIXTURE, results / FIXTURE.name)
     records = [record("fastapi_batcher"), record("flask_gunicorn", "failed")]
-    writer = CapacityWriter(results, RUN_ID)
+    writer = ResultWriter(results, RUN_ID)
     for r in records:
-        writer.write_capacity_record(r)
-    writer.write_capacity(capacity_run(records))
+        writer.write_record(r)
+    writer.write_header(capacity_run(records))
     return results
 
 
@@ -114,7 +112,7 @@ def test_verdict_reasons_name_the_first_failure_above_capacity_and_invalid_steps
 
 
 def test_report_page_shows_the_capacity_table_plot_and_overload(results: Path, tmp_path: Path) -> None:
-    page = write_capacity_report(load_capacity_run(results / RUN_ID), tmp_path / "reports")
+    page = write_report(results / RUN_ID, tmp_path / "reports")
     assert page == tmp_path / "reports" / RUN_ID / "index.html"
     html = page.read_text()
     for text in ("Capacity at the SLO", 'data-record="fastapi_batcher__default"', "p99 ≤ 50.0 ms",

@@ -12,9 +12,9 @@ import pytest
 
 from loadtests.soak_windows import drift_of
 from servebench.cli import main
-from servebench.report import soak
-from servebench.report.render import write_soak_report
+from servebench.report.render import write_loaded
 from servebench.results.soak_schema import SoakRecord
+from servebench.results.store import LoadedSoak, load_soak
 from tests.unit.report.conftest import FIXTURE as RUN_FIXTURE
 
 SOAK_ID = "20261124T151629Z-a5bd2188191b-soak"
@@ -64,8 +64,8 @@ class SoakPage(HTMLParser):
 
 
 @pytest.fixture(scope="module")
-def loaded() -> soak.LoadedSoak:
-    return soak.load(FIXTURE)
+def loaded() -> LoadedSoak:
+    return load_soak(FIXTURE)
 
 
 def leaking(record: SoakRecord, stack: str, mb_per_window: float) -> SoakRecord:
@@ -84,19 +84,21 @@ def leaking(record: SoakRecord, stack: str, mb_per_window: float) -> SoakRecord:
             "server_cpus_busy_percent": (w.server_cpu_percent or 0.0) + 60.0,
         }))
     found, verdict, reasons = drift_of(windows, record.rps)
-    return record.model_copy(update={"stack": stack, "windows": windows, "drift": found, "verdict": verdict,
-                                     "reasons": reasons, "flags": ["server_cpu_contention"]})
+    return record.model_copy(update={"stack": stack, "record_id": stack, "windows": windows, "drift": found,
+                                     "verdict": verdict, "reasons": reasons,
+                                     "flags": ["server_cpu_contention"]})
 
 
 def failed(record: SoakRecord, stack: str) -> SoakRecord:
     return record.model_copy(update={
-        "stack": stack, "status": "failed", "reason": "exited during the soak", "log_tail": "Traceback: boom",
+        "stack": stack, "record_id": stack, "status": "failed", "reason": "exited during the soak",
+        "log_tail": "Traceback: boom",
         "windows": [], "drift": None, "verdict": "failed", "reasons": [], "flags": [], "requests": 0,
         "rps": None, "latency": None})
 
 
 def test_a_real_soak_renders_its_drift_row_thresholds_and_one_svg_per_plot(loaded, tmp_path: Path) -> None:
-    html = write_soak_report(loaded, tmp_path).read_text()
+    html = write_loaded(loaded, tmp_path).read_text()
     page = SoakPage(html)
     (record,) = loaded.records
     assert record.drift is not None
@@ -122,12 +124,12 @@ def test_drift_verdicts_untrusted_tails_and_failures_are_all_shown(loaded, tmp_p
     (record,) = loaded.records
     grown = leaking(record, "fastapi_inline", 5.0)
     assert grown.verdict == "growing memory (tail not judged)"  # the soak's own rules decided it
-    derived = soak.LoadedSoak(loaded.root, loaded.run.model_copy(update={
+    derived = LoadedSoak(loaded.root, loaded.run.model_copy(update={
         "stacks": ["flask_gunicorn", "fastapi_inline", "bentoml"],
         "settings": loaded.run.settings.model_copy(update={"stacks": ["flask_gunicorn", "fastapi_inline",
                                                                        "bentoml", "litserve"]})}),
         [record, grown, failed(record, "bentoml")])
-    html = write_soak_report(derived, tmp_path).read_text()
+    html = write_loaded(derived, tmp_path).read_text()
     page = SoakPage(html)
     assert page.verdicts == {"flask_gunicorn": record.verdict, "fastapi_inline": grown.verdict,
                              "bentoml": "failed"}

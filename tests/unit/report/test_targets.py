@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from loadtests.recorder import declaration
 from servebench.report.targets import judge_targets
 from servebench.report.view import RunView
 from servebench.results.schema import Record
 from servebench.results.store import LoadedRun
+from servers.registry import STACKS
 
 # (stack, workload, users) -> (req/s, p50 ms, p99 ms): every cell the targets read.
 CELLS = {
@@ -39,7 +41,10 @@ def _run(loaded: LoadedRun, bound: tuple[str, str, int] | None = None) -> RunVie
     template = loaded.records[0]
     records = [_record(template, *key, *values, ["generator_bound"] if key == bound else [])
                for key, values in CELLS.items()]
-    return RunView(LoadedRun(loaded.root, loaded.run, records))
+    # The fixture run measured our stacks only: the peers are declared as the registry has them.
+    declared = {**loaded.run.stacks_declared, **{s: declaration(STACKS[s]) for s in ("litserve", "bentoml")}}
+    run = loaded.run.model_copy(update={"stacks_declared": declared})
+    return RunView(LoadedRun(loaded.root, run, records))
 
 
 def test_each_target_is_judged_against_its_limit(loaded: LoadedRun) -> None:
@@ -63,6 +68,6 @@ def test_a_generator_bound_cell_is_neither_credited_nor_blamed(loaded: LoadedRun
 def test_missing_cells_are_not_measured(loaded: LoadedRun) -> None:
     view = _run(loaded)
     without_peers = [r for r in view.loaded.records if r.stack not in ("litserve", "bentoml")]
-    judged = judge_targets(RunView(LoadedRun(loaded.root, loaded.run, without_peers)))
+    judged = judge_targets(RunView(LoadedRun(loaded.root, view.loaded.run, without_peers)))
     assert {j.verdict for j in judged if j.target.startswith("throughput")} == {"not measured"}
     assert judge_targets(RunView(LoadedRun(loaded.root, loaded.run, []))) == []

@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from servebench.regression.compare import compare, statistic
-from servebench.regression.sampler import Rounds
+from loadtests.gate.compare import compare, statistic
+from loadtests.gate.sampler import Rounds
 
 
 def _rounds(
@@ -20,7 +20,7 @@ def _rounds(
         p = drift * predict_scale * rng.lognormal(np.log(900), 0.2, 80) + added_us
         health.append(h.astype(int).tolist())
         predict.append(p.astype(int).tolist())
-    return Rounds(predict, health)
+    return Rounds(predict_us=predict, health_us=health)
 
 
 def _processes(seed: int, count: int = 6, **kwargs: float) -> list[Rounds]:
@@ -57,7 +57,7 @@ def test_a_speedup_is_reported_as_improved() -> None:
 
 
 def test_statistics() -> None:
-    rounds = Rounds([[200, 200, 200]], [[100, 100, 100]])
+    rounds = Rounds(predict_us=[[200, 200, 200]], health_us=[[100, 100, 100]])
     assert statistic(rounds, "p50") == pytest.approx(2.0)
     assert statistic(rounds, "health_p50") == pytest.approx(100)
 

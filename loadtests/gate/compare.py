@@ -19,7 +19,7 @@ from typing import Literal
 
 import numpy as np
 
-from servebench.regression.sampler import Rounds
+from loadtests.gate.sampler import Rounds
 
 Metric = Literal["p50", "p99", "health_p50"]
 METRICS: tuple[Metric, ...] = ("p50", "p99", "health_p50")

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from loadtests.gate import baseline, checkout
+from loadtests.gate.sampler import SamplingPlan
 from servebench.cli import main
-from servebench.regression import baseline, checkout
-from servebench.regression.sampler import SamplingPlan
 
 
 def _write(path: Path, **changes: object) -> None:
@@ -65,7 +65,7 @@ def test_check_exits_2_without_a_usable_baseline(tmp_path: Path, capsys) -> None
 def test_check_exits_2_when_the_base_commit_is_not_in_the_clone(tmp_path: Path, capsys) -> None:
     path = tmp_path / "b.json"
     _write(path, commit="0123456789abcdef0123456789abcdef01234567")
-    assert main(["check", "--baseline", str(path), "--records", str(tmp_path)]) == 2
+    assert main(["check", "--baseline", str(path), "--results-dir", str(tmp_path)]) == 2
     assert "is not in this clone" in capsys.readouterr().out
 
 

@@ -7,25 +7,18 @@ whatever slows the machine down slows both alike and cancels in their ratio.
 from __future__ import annotations
 
 import http.client
-import json
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from servebench.regression.checkout import tree_env
+from servebench.results.kinds import ProcessRounds
 from servers.process import ServerProcess
 from servers.registry import Stack
-from shared_model.cases import GOLDEN_REQUESTS
+from shared_model.cases import GoldenCase
 
-
-@dataclass(frozen=True)
-class Rounds:
-    """Latencies in microseconds, one list per round for each endpoint."""
-
-    predict_us: list[list[int]]
-    health_us: list[list[int]]
+Rounds = ProcessRounds  # one process's paired latencies, as results record them
 
 
 @dataclass(frozen=True)
@@ -37,8 +30,8 @@ class SamplingPlan:
     warmup_pairs: int = 200
 
 
-def _timed(conn: http.client.HTTPConnection, method: str, path: str, body: bytes | None) -> int:
-    headers = {"content-type": "application/json"} if body is not None else {}
+def _timed(conn: http.client.HTTPConnection, method: str, path: str, body: bytes | None,
+           headers: dict[str, str]) -> int:
     started = time.perf_counter_ns()
     conn.request(method, path, body, headers)
     response = conn.getresponse()
@@ -49,25 +42,31 @@ def _timed(conn: http.client.HTTPConnection, method: str, path: str, body: bytes
     return elapsed // 1000
 
 
-def sample(server: ServerProcess, plan: SamplingPlan) -> Rounds:
-    payloads = [json.dumps(r).encode() for r in GOLDEN_REQUESTS]
-    predict, health = server.stack.paths["predict"], server.stack.paths["health"]
+def sample(server: ServerProcess, golden: Sequence[GoldenCase], plan: SamplingPlan) -> Rounds:
+    stack = server.stack
+    requests = [stack.protocol.request([case.request], False, stack.paths) for case in golden]
+    health = stack.paths["health"]
+
+    def predict(i: int) -> int:
+        native = requests[i % len(requests)]
+        return _timed(conn, native.method, native.path, native.body, dict(native.headers))
+
     conn = http.client.HTTPConnection(server.host, server.port, timeout=30)
     try:
         for i in range(plan.warmup_pairs):
-            _timed(conn, "GET", health, None)
-            _timed(conn, "POST", predict, payloads[i % len(payloads)])
+            _timed(conn, "GET", health, None, {})
+            predict(i)
         predict_rounds, health_rounds = [], []
         for _ in range(plan.rounds):
             p, h = [], []
             for i in range(plan.pairs_per_round):
-                h.append(_timed(conn, "GET", health, None))
-                p.append(_timed(conn, "POST", predict, payloads[i % len(payloads)]))
+                h.append(_timed(conn, "GET", health, None, {}))
+                p.append(predict(i))
             predict_rounds.append(p)
             health_rounds.append(h)
     finally:
         conn.close()
-    return Rounds(predict_rounds, health_rounds)
+    return Rounds(predict_us=predict_rounds, health_us=health_rounds)
 
 
 def served_from(tree: Path, stack: Stack) -> Stack:
@@ -76,20 +75,3 @@ def served_from(tree: Path, stack: Stack) -> Stack:
     argv = (sys.executable, "-m", "servebench.cli", "serve", stack.name,
             "--host", "{host}", "--port", "{port}")
     return replace(stack, argv=argv)
-
-
-def sample_stack(
-    stack: Stack,
-    plan: SamplingPlan,
-    server_cpus: Sequence[int] | None,
-    tree: Path,
-    env: Mapping[str, str] | None = None,
-) -> tuple[Rounds, dict[str, object]]:
-    """Start the stack from `tree`, sample it, stop it. Returns the rounds and its /info."""
-    with ServerProcess(served_from(tree, stack), cpus=server_cpus, env={**tree_env(tree), **(env or {})},
-                       cwd=tree) as server:
-        conn = http.client.HTTPConnection(server.host, server.port, timeout=10)
-        conn.request("GET", stack.paths["info"])
-        info = json.loads(conn.getresponse().read())
-        conn.close()
-        return sample(server, plan), info

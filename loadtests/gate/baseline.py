@@ -11,8 +11,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from servebench.regression.compare import DEFAULT_TOLERANCE, Metric
-from servebench.regression.sampler import SamplingPlan
+from loadtests.gate.compare import DEFAULT_TOLERANCE, Metric
+from loadtests.gate.sampler import SamplingPlan
 
 SCHEMA = "servebench-baseline"
 VERSION = 2
@@ -76,7 +76,7 @@ def _from_document(document: dict[str, Any]) -> Baseline:
         commit=str(document["commit"]),
         stacks=tuple(document["stacks"]),
         model=str(document["model"]),
-        tolerances={**DEFAULT_TOLERANCE, **tolerances},  # type: ignore[dict-item]
+        tolerances={**DEFAULT_TOLERANCE, **tolerances},
         plan=SamplingPlan(**document["plan"]),
         runs=int(document["runs"]),
     )

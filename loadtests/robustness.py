@@ -10,51 +10,21 @@ from __future__ import annotations
 import json
 import socket
 import time
-from dataclasses import asdict, dataclass
-from typing import Literal
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import httpx
-from pydantic import ValidationError
 
+from loadtests.classify import classify, is_error_body
+from loadtests.recorder import Recorder, header_fields
+from loadtests.session import ModelUnderTest, Session, run_session
+from servebench.results.declarations import RUN_FLAGS
+from servebench.results.kinds import CaseResult, RobustnessRecord, RobustnessRun
 from servers.process import ServerProcess
-from servers.registry import Stack
+from servers.registry import STACKS
 from shared_model.cases import BAD, SEED_EXAMPLE, BadCase
-from shared_model.schemas import ErrorBody
 
-Outcome = Literal["pass", "declared", "undeclared", "fail"]
 CASE_TIMEOUT_S = 15.0
-
-
-@dataclass(frozen=True)
-class CaseResult:
-    case: str
-    group: str
-    expected: int  # the contract's status
-    declared: int  # the status the stack declares (differs only for a declared deviation)
-    status: int | None  # None: no answer (hang, reset)
-    error_body: bool
-    latency_ms: float
-    ready_after: bool
-    outcome: Outcome
-
-
-def is_error_body(body: bytes) -> bool:
-    try:
-        ErrorBody.model_validate_json(body)
-    except ValidationError:
-        return False
-    return True
-
-
-def classify(stack: Stack, case: BadCase, status: int | None, error_body: bool, ready: bool) -> Outcome:
-    if status is None or status >= 500 or not ready:
-        return "fail"
-    if status == case.status and error_body:
-        return "pass"
-    declared_status, declared_body = stack.expected_bad(case)
-    if status == declared_status and (error_body or not declared_body):
-        return "declared"
-    return "undeclared" if 400 <= status < 500 else "fail"
 
 
 def _send(client: httpx.Client, case: BadCase) -> tuple[int | None, bytes]:
@@ -126,5 +96,24 @@ def probe(server: ServerProcess) -> list[CaseResult]:
     return results
 
 
-def as_dicts(results: list[CaseResult]) -> list[dict[str, object]]:
-    return [asdict(r) for r in results]
+def robustness_run(stacks: Sequence[str], model_name: str, results_dir: Path,
+                   done: Callable[[RobustnessRecord], None] = lambda _: None) -> tuple[Path, RobustnessRun]:
+    """Every stack in a session of its own (answers verified first), then every case against it."""
+    model = ModelUnderTest.load(model_name)
+    header = RobustnessRun(**header_fields("robustness", [STACKS[n] for n in stacks], RUN_FLAGS),
+                           model=model.described(), stacks=[])
+    recorder = Recorder(results_dir, header)
+    with recorder.running():
+        for name in stacks:
+            found: list[CaseResult] = []
+
+            def matrix(session: Session, found: list[CaseResult] = found) -> None:
+                found.extend(probe(session.server))
+
+            ended = run_session(STACKS[name], model, None, recorder.root / "logs" / f"{name}.log", matrix,
+                                verification="answers")
+            record = RobustnessRecord(**ended.launch(), record_id=name, cases=found)
+            recorder.record(record)
+            recorder.update(stacks=[*recorder.header.stacks, name])
+            done(record)
+    return recorder.root, recorder.header

@@ -1,0 +1,72 @@
+"""What a load generator is to the engine: a declaration and two ways of driving a stack.
+
+A generator says which loops it can drive (closed: each user sends when its answer is in;
+paced: closed, at a set rate per user, the measured phase cut into windows; open: requests
+on a schedule, answered or not) and which workloads; the engine refuses the rest with the
+generator's own reason before anything starts. Its output is the same typed data whichever
+generator produced it, so a record never depends on which one did.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Protocol
+
+from loadtests.plans import ClosedOutput, ClosedPlan, OpenOutput, OpenPlan
+from loadtests.sampling import CpuSample, ProcessSource, Sample
+from loadtests.workloads import Workload
+
+Loop = Literal["closed", "paced", "open"]
+
+
+@dataclass(frozen=True)
+class GeneratorSettings:
+    load_cpus: tuple[int, ...] | None
+    workers: int = 0  # Locust: 0 is one local process; N a master and N worker processes
+
+    def pin(self, argv: list[str]) -> list[str]:
+        if not self.load_cpus:
+            return argv
+        return ["taskset", "--cpu-list", ",".join(map(str, self.load_cpus)), *argv]
+
+
+@dataclass
+class Driven:
+    """One drive of a stack: the generator's output (None when it gave none, with `failure`),
+    its commands, and the server's and the generator's processes sampled meanwhile."""
+
+    output: ClosedOutput | OpenOutput | None
+    commands: list[list[str]]
+    raw_dir: Path
+    failure: str | None = None
+    log_tail: str = ""
+    samples: dict[str, list[Sample]] = field(default_factory=dict)
+    cpu_samples: list[CpuSample] = field(default_factory=list)
+    # Rows the server may count beyond the generator's: requests in flight when a generator that
+    # cannot drain stopped.
+    slack_rows: int = 0
+
+
+class Generator(Protocol):
+    name: str
+    description: str
+    loops: tuple[Loop, ...]
+
+    def unavailable(self) -> str | None:
+        """Why it cannot run on this machine (not installed...), or None."""
+
+    def unsupported(self, workload: Workload) -> str | None:
+        """Why it cannot drive this workload, or None."""
+
+    def closed(self, plan: ClosedPlan, users: int, settings: GeneratorSettings, raw_dir: Path,
+               server: ProcessSource, uss_every_s: float | None = None) -> Driven:
+        """A closed-loop (or paced) measurement: warm-up, then the measured phase."""
+
+    def open(self, plan: OpenPlan, settings: GeneratorSettings, raw_dir: Path,
+             server: ProcessSource) -> Driven:
+        """An open-loop step: every request sent at its scheduled time."""
+
+
+class GeneratorRefused(ValueError):
+    """A generator asked for a loop, a workload or a machine it cannot handle."""

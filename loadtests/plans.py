@@ -1,0 +1,134 @@
+"""What crosses the process boundary to a load generator and back, as typed models.
+
+The engine builds a plan (every request already encoded in the stack's protocol, with the
+answers it expects), a generator process reads it, and writes its output in the same terms;
+both sides import these models, so neither can misread the other.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Kind = Literal["single", "batch", "ready", "health"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PlannedRequest(_Model):
+    """One request, built once in the stack's protocol and sent many times."""
+
+    kind: Kind
+    method: str
+    path: str
+    body: str  # UTF-8 text; empty for a GET
+    headers: dict[str, str]
+    rows: int  # predicted rows it asks for (0 for probes)
+    expected: list[Any]  # the prediction each row must get (golden answers)
+
+
+class MixEntry(_Model):
+    kind: Kind
+    weight: int
+
+
+class Traffic(_Model):
+    """What each simulated user sends: a weighted mix of kinds, each drawn from its pool."""
+
+    mix: list[MixEntry]
+    pool: dict[str, list[PlannedRequest]]  # kind -> the pre-built requests of that kind
+    protocol: str  # the stack's protocol name: how answers are decoded and checked
+    seed: str
+
+
+class ClosedPlan(_Model):
+    """A closed-loop measurement (warm-up, then measured), optionally paced and windowed."""
+
+    traffic: Traffic
+    host: str
+    metrics_path: str
+    warmup_s: float
+    measure_s: float
+    drain_timeout_s: float
+    out: str = ""  # set by the generator: where the output goes
+    window_s: float | None = None  # cut the measured phase into windows (soak)
+    user_rps: float | None = None  # paced users: each starts a request at most this often (soak)
+
+
+class KindTallyData(_Model):
+    requests: int
+    rows: int
+    failures: dict[str, int]
+    histogram: str
+    failed_histogram: str
+
+
+class TallyData(_Model):
+    kinds: dict[str, KindTallyData]
+    first_start: float | None
+    last_end: float | None
+
+
+class PhaseOutput(_Model):
+    tally: TallyData
+    opened_at: float
+    users: int
+    paused_at: float
+    drained_at: float
+    windows: dict[str, TallyData] | None  # window index -> tally, when the plan asked for them
+    processes: int
+    expected_processes: int
+    drained: bool
+
+
+class ClosedOutput(_Model):
+    phases: dict[Literal["warmup", "measured"], PhaseOutput]
+    metrics_before: str | None  # /metrics at the phase boundaries
+    metrics_after: str | None
+
+
+class PlannedSegment(_Model):
+    name: str
+    rate: float
+    duration_s: float
+
+
+class OpenPlan(_Model):
+    """An open-loop step: requests sent on a schedule, answered or not."""
+
+    traffic: Traffic
+    host: str
+    arrival: Literal["constant", "poisson"]
+    processes: int
+    segments: list[PlannedSegment]
+    max_outstanding: int
+    timeout_s: float
+    startup_s: float
+    drain_timeout_s: float
+    out: str = ""
+
+
+class OpenColumns(_Model):
+    """One generator process's requests, column by column (see openloop_locustfile.Columns)."""
+
+    index: int
+    drained: bool
+    in_flight: int
+    intended_s: list[float] = Field(default_factory=list)
+    segment: list[int] = Field(default_factory=list)
+    lag_us: list[int] = Field(default_factory=list)
+    wait_us: list[int] = Field(default_factory=list)
+    capped: list[int] = Field(default_factory=list)
+    latency_us: list[int] = Field(default_factory=list)
+    service_us: list[int] = Field(default_factory=list)
+    kind: list[str] = Field(default_factory=list)
+    outcome: list[str] = Field(default_factory=list)
+
+
+class OpenOutput(_Model):
+    start_at: float | None
+    processes: list[OpenColumns]
+    expected_processes: int

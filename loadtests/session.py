@@ -1,0 +1,131 @@
+"""One stack session, the only way any kind of run starts a stack to measure it.
+
+    start pinned -> ready within the stack's deadline -> verify -> the run kind's measurement
+    -> always stop the whole process group
+
+A failure anywhere (start, readiness, verification, a measurement, the server dying) ends the
+session with its reason and the server's log tail, and the run goes on with the next stack.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from loadtests.verify import verify
+from servebench.results.schema import Check
+from servers.process import REPO_ROOT, ServerProcess, StackFailed, tail
+from servers.registry import Stack
+from shared_model.cases import GoldenCase, golden_cases
+from shared_model.predictor import Predictor
+from shared_model.profiles import PROFILES
+
+# full: golden answers, every bad input, /info; answers: golden answers and /info (a stack
+# already verified in full in this run); none: nothing (the gate measures another commit too).
+Verification = Literal["full", "answers", "none"]
+
+
+class MeasurementFailed(RuntimeError):
+    """A load generator produced no result; carries the tail of its log."""
+
+    def __init__(self, reason: str, log_tail: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.log_tail = log_tail
+
+
+@dataclass(frozen=True)
+class ModelUnderTest:
+    """The model every stack of a run serves, with its answers computed in-process."""
+
+    name: str
+    fingerprint: str
+    version: str
+    golden: list[GoldenCase]
+
+    @classmethod
+    def load(cls, name: str) -> ModelUnderTest:
+        predictor = Predictor.load(PROFILES[name])
+        return cls(name, predictor.fingerprint, predictor.version, golden_cases(predictor))
+
+    def described(self) -> dict[str, str]:
+        return {"profile": self.name, "sha256": self.fingerprint, "version": self.version}
+
+
+@dataclass(frozen=True)
+class Session:
+    """A stack that is up, ready and verified: what a run kind's measurement is given."""
+
+    server: ServerProcess
+    model: ModelUnderTest
+    ready_s: float
+    checks: list[Check]
+
+
+@dataclass
+class Ended:
+    """How a session went, for the result: ready time, checks, shutdown time, failure."""
+
+    stack: Stack
+    command: list[str]
+    log: Path
+    ready_s: float | None = None
+    checks: list[Check] = field(default_factory=list)
+    shutdown_s: float | None = None
+    reason: str | None = None
+    log_tail: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.reason is not None
+
+    def launch(self) -> dict[str, Any]:
+        """The StackLaunch fields every result kind records about its stacks."""
+        return {"stack": self.stack.name, "title": self.stack.title,
+                "status": "failed" if self.failed else "ok", "reason": self.reason,
+                "log_tail": self.log_tail, "knobs": dict(self.stack.knobs), "command": self.command,
+                "time_to_ready_s": self.ready_s, "shutdown_s": self.shutdown_s, "checks": self.checks}
+
+
+def _failed_checks(checks: list[Check]) -> str | None:
+    failed = [c for c in checks if not c.ok]
+    if not failed:
+        return None
+    return "verification failed: " + "; ".join(f"{c.name} ({c.detail})" for c in failed[:5]) + (
+        " …" if len(failed) > 5 else "")
+
+
+def run_session(stack: Stack, model: ModelUnderTest, cpus: tuple[int, ...] | None, log: Path,
+                measure: Callable[[Session], None], verification: Verification = "full",
+                env: Mapping[str, str] | None = None, cwd: Path = REPO_ROOT) -> Ended:
+    """Start, verify, measure, stop; never raises for the stack's own failures."""
+    server = ServerProcess(stack, cpus=cpus, env={"SERVEBENCH_MODEL": model.name, **(env or {})},
+                           log_path=log, cwd=cwd)
+    ended = Ended(stack, server.command(), log)
+    try:
+        server.start()
+        ended.ready_s = server.wait_ready()
+        if verification != "none":
+            ended.checks = verify(server.url, stack, model.golden, model.name, model.fingerprint,
+                                  bad_inputs=verification == "full")
+            problem = _failed_checks(ended.checks)
+            if problem:
+                raise server.failed(problem)
+        measure(Session(server, model, ended.ready_s, ended.checks))
+        if not server.alive():
+            raise server.failed("exited during the measurement")
+    except StackFailed as error:
+        ended.reason, ended.log_tail = error.reason, error.log_tail
+    except MeasurementFailed as error:
+        if not server.alive():
+            ended.reason, ended.log_tail = f"died during {error.reason}", tail(log)
+        else:
+            ended.reason, ended.log_tail = error.reason, error.log_tail
+    except Exception as error:  # an engine fault must not cost the other stacks
+        ended.reason, ended.log_tail = f"{type(error).__name__}: {error}", tail(log)
+    finally:
+        if server.proc is not None:
+            ended.shutdown_s = server.stop()
+    return ended
