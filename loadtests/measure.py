@@ -18,9 +18,13 @@ from loadtests.recording import PhaseTally
 from loadtests.sampling import CpuSample, Sample
 from loadtests.session import MeasurementFailed, Session
 from loadtests.workloads import PREDICTION_KINDS, WORKLOADS
-from servebench.results.declarations import CONTENTION_PERCENT, GENERATOR_BOUND_PERCENT
+from servebench.results.declarations import (
+    CLIENT_SHARE_PERCENT,
+    CONTENTION_PERCENT,
+    GENERATOR_BOUND_PERCENT,
+)
 from servebench.results.histogram import RESOLUTION, add, encode, new_histogram, percentiles_ms
-from servebench.results.schema import KindStats, Latency, Phase, Record, Resources
+from servebench.results.schema import ClientShare, KindStats, Latency, Phase, Record, Resources
 
 
 @dataclass(frozen=True)
@@ -80,16 +84,32 @@ def contention_flags(res: Resources) -> list[str]:
         if busy is not None and busy - own > CONTENTION_PERCENT]
 
 
+def client_share(measured: Phase, floor: Record | None) -> ClientShare | None:
+    """The harness's own latency next to this measurement's: the floor's at the same generator,
+    workload and users."""
+    p50 = measured.latency.percentiles_ms.get("p50")
+    floor_p50 = floor.measured.latency.percentiles_ms.get("p50") if floor else None
+    if floor is None or not p50 or floor_p50 is None:
+        return None
+    return ClientShare(floor_record=floor.record_id, p50_ms=floor_p50,
+                       p99_ms=floor.measured.latency.percentiles_ms.get("p99"), share=floor_p50 / p50)
+
+
 def _flags(measured: Phase, warmup: Phase, users: int, res: Resources | None,
-           rows_sent: int, rows_server: float | None, bound: bool, slack: int = 0) -> list[str]:
+           rows_sent: int, rows_server: float | None, bound: bool, slack: int = 0,
+           check_counts: bool = True, client: ClientShare | None = None) -> list[str]:
     """`slack`: rows the server may have predicted beyond the generator's count (requests in
     flight when a generator that cannot drain stopped)."""
     flags = []
     if bound:
         flags.append("generator_bound")
+    if client is not None and client.share > CLIENT_SHARE_PERCENT / 100:
+        flags.append("client_bound")
     if not (measured.drained and warmup.drained):
         flags.append("not_drained")
-    if rows_server is None:
+    if not check_counts:
+        pass  # the floor predicts nothing: there is no server counter to agree with
+    elif rows_server is None:
         flags.append("no_server_metrics")
     elif not 0 <= rows_server - rows_sent <= slack:
         flags.append("count_mismatch")
@@ -120,7 +140,10 @@ def output_of(driven: Driven) -> ClosedOutput:
 
 
 def measure(session: Session, generator: Generator, workload: str, users: int, repeat: int,
-            settings: MeasureSettings, run_root: Path) -> Record:
+            settings: MeasureSettings, run_root: Path, floor: Record | None = None,
+            check_counts: bool = True) -> Record:
+    """One measurement; `floor`: the floor's record at the same generator, workload and users,
+    for the harness's share of the latency; `check_counts` off for the floor itself."""
     server = session.server
     record_id = f"{server.stack.name}__{workload}__u{users}__r{repeat}"
     plan = closed_plan(session, workload, f"{workload}-{users}-{repeat}", settings)
@@ -138,12 +161,15 @@ def measure(session: Session, generator: Generator, workload: str, users: int, r
     rows_sent = sum(measured.kinds[k].rows for k in PREDICTION_KINDS if k in measured.kinds)
     rows_server = server_metrics.success_rows(metrics) if metrics else None
     bound = res is not None and res.generator_max_process_cpu_percent > GENERATOR_BOUND_PERCENT
+    client = client_share(measured, floor)
     return Record(
         record_id=record_id, stack=server.stack.name, workload=workload, users=users, repeat=repeat,
         knobs=dict(server.stack.knobs), command=server.command(), generator=generator.name,
         generator_commands=driven.commands, locust_workers=settings.generator.workers,
         time_to_ready_s=session.ready_s, shutdown_s=None, warmup=warmup, measured=measured,
         resources=res, server_metrics=metrics, generator_bound=bound,
-        flags=_flags(measured, warmup, users, res, rows_sent, rows_server, bound, driven.slack_rows),
+        flags=_flags(measured, warmup, users, res, rows_sent, rows_server, bound, driven.slack_rows,
+                     check_counts, client),
         rows_sent=rows_sent, rows_server=rows_server, raw_dir=str(driven.raw_dir.relative_to(run_root)),
+        client=client,
     )

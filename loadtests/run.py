@@ -1,6 +1,8 @@
 """The closed-loop run: every selected stack through the same sequence, into one result directory.
 
-Per stack and repeat, a fresh server process (a session): start pinned -> ready -> verify (in
+First the floor (loadtests/floor.py): each workload x users against a server that answers
+without work, so every number of the run carries the harness's own share of it. Then per
+stack and repeat, a fresh server process (a session): start pinned -> ready -> verify (in
 full the first time, answers and /info after) -> each workload x users, each with its own
 recorded warm-up -> stop. Fresh processes per repeat put the process-to-process variation a
 user will meet into the repeats' spread. A stack that fails anywhere is recorded with its
@@ -13,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from loadtests.cpus import Pinning
+from loadtests.floor import measure_floor
 from loadtests.generators import GENERATORS, Generator, GeneratorSettings, chosen
 from loadtests.measure import MeasureSettings, measure
 from loadtests.recorder import Recorder, header_fields
@@ -20,6 +23,7 @@ from loadtests.session import Ended, ModelUnderTest, Session, run_session
 from loadtests.workloads import WORKLOADS, RunProfile
 from servebench.results.declarations import GENERATOR_BOUND_PERCENT, RUN_FLAGS
 from servebench.results.schema import Record, Run, Settings, StackOutcome
+from servers.floor import FLOOR_STACK
 from servers.process import REPO_ROOT, StackFailed
 from servers.registry import STACKS
 
@@ -57,7 +61,7 @@ class RunConfig:
 
     def estimate_s(self) -> float:
         per_process = PROCESS_OVERHEAD_S + sum(self.measurement_s(w) for w, _ in self.measurements())
-        return len(self.stacks) * self.profile.repeats * per_process
+        return (len(self.stacks) * self.profile.repeats + 1) * per_process  # + the floor
 
 
 class Observer:
@@ -76,12 +80,17 @@ class _Stack:
     failure: Ended | None = None  # the session that failed, if one did
 
 
+def _settings(config: RunConfig) -> MeasureSettings:
+    p = config.profile
+    return MeasureSettings(p.warmup_s, p.measure_s, p.drain_timeout_s,
+                           GeneratorSettings(config.pinning.load, config.locust_workers))
+
+
 def _measure_stack(name: str, config: RunConfig, recorder: Recorder[Run], model: ModelUnderTest,
-                   observer: Observer) -> StackOutcome:
+                   observer: Observer, floors: dict[tuple[str, int], Record]) -> StackOutcome:
     stack = STACKS[name]
     p = config.profile
-    settings = MeasureSettings(p.warmup_s, p.measure_s, p.drain_timeout_s,
-                               GeneratorSettings(config.pinning.load, config.locust_workers))
+    settings = _settings(config)
     state = _Stack()
     log = recorder.root / "logs" / f"{name}.log"
     for repeat in range(1, p.repeats + 1):
@@ -91,7 +100,7 @@ def _measure_stack(name: str, config: RunConfig, recorder: Recorder[Run], model:
             for workload, users in config.measurements():
                 observer.measurement_started(f"{workload} x {users} users, repeat {repeat}/{p.repeats}")
                 record = measure(session, config.generator(workload), workload, users, repeat, settings,
-                                 recorder.root)
+                                 recorder.root, floor=floors.get((workload, users)))
                 taken.append(record)  # kept even if the server died during it
                 observer.measurement_done(record, config.measurement_s(workload))
                 if not session.server.alive():
@@ -135,9 +144,16 @@ def run(config: RunConfig, observer: Observer | None = None) -> tuple[Path, Run]
     )
     recorder = Recorder(config.results_dir, header, ("records", "logs", *GENERATORS))
     with recorder.running():
+        observer.stack_started(FLOOR_STACK.name)
+        ended, floors = measure_floor(config.measurements(), config.generator, model, _settings(config),
+                                      config.pinning.server, recorder.root)
+        for record in floors.values():
+            recorder.record(record.model_copy(update={"shutdown_s": ended.shutdown_s}))
+        recorder.update(floor=StackOutcome(**ended.launch(), records=[r.record_id for r in floors.values()],
+                                           log=str(ended.log.relative_to(recorder.root))))
         for name in config.stacks:
             observer.stack_started(name)
-            outcome = _measure_stack(name, config, recorder, model, observer)
+            outcome = _measure_stack(name, config, recorder, model, observer, floors)
             recorder.update(stacks=[*recorder.header.stacks, outcome])
             observer.stack_done(outcome)
     return recorder.root, recorder.header

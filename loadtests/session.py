@@ -44,11 +44,12 @@ class ModelUnderTest:
     fingerprint: str
     version: str
     golden: list[GoldenCase]
+    predictor: Predictor
 
     @classmethod
     def load(cls, name: str) -> ModelUnderTest:
         predictor = Predictor.load(PROFILES[name])
-        return cls(name, predictor.fingerprint, predictor.version, golden_cases(predictor))
+        return cls(name, predictor.fingerprint, predictor.version, golden_cases(predictor), predictor)
 
     def described(self) -> dict[str, str]:
         return {"profile": self.name, "sha256": self.fingerprint, "version": self.version}

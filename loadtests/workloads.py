@@ -52,7 +52,9 @@ class RunProfile:
     measure_s: float
     repeats: int
     drain_timeout_s: float = 30.0  # longest wait for in-flight requests at a phase boundary
-    generator: str = "locust"  # a name in loadtests.generators; wrk where Python would be the limit
+    # A name in loadtests.generators, or "auto": per workload, the least intrusive generator
+    # that can drive it here (wrk for one kind of request where installed, Locust for mixes).
+    generator: str = "auto"
 
 
 _WORKLOADS = (

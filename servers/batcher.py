@@ -14,10 +14,16 @@ Design:
 - max_wait_ms bounds all of this gathering: the first request of a batch waits for others
   at most that long.
 - Idle fast path: a lone request with nothing else queued or arriving is predicted on the
-  loop itself when the model's last call took under inline_below_ms. Handing a call to the
-  model thread and back costs ~0.06 ms on one core (a thread wake-up, a GIL hand-off, a loop
-  wake-up): for a sub-millisecond model at low load that is pure overhead, and there is
-  nothing for the loop to do meanwhile. Slow models (and any batch) use the thread.
+  loop itself when a lone call of the model costs at most `inline_call_handoffs` times the
+  hand-off to the model thread and back (a thread wake-up, a GIL hand-off, a loop wake-up).
+  Both are measured here, at run time, as medians of the last few lone calls (the hop only
+  when the thread made the call): the first lone requests take the thread, which measures
+  both, and one lone request in REMEASURE_EVERY still does, so the hop's measure stays
+  current. For a model as fast as a few hand-offs the hop is pure overhead at low load, and
+  there is nothing for the loop to do meanwhile; a slow model would block the loop (probes,
+  parsing) for longer than the hop saves, so it keeps the thread, as every batch does. Only
+  ratios of times measured on this machine decide: the same model and server choose the same
+  path on a fast or a slow CPU.
 - The queue is bounded: a full queue rejects at once instead of growing latency forever.
 """
 
@@ -25,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import statistics
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -34,6 +41,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared_model.predictor import Predictions
+
+# How many recent measurements a decision rests on: the median of 9 ignores a cold first call
+# or a preempted one, and follows a change of the model's cost within a few calls; no decision
+# rests on fewer than MEASURED_FIRST.
+LEARNED = 9
+MEASURED_FIRST = 3
+REMEASURE_EVERY = 64  # lone requests: one in this many takes the thread to measure the hop again
 
 
 class QueueFull(Exception):
@@ -55,6 +69,18 @@ class BatcherStats:
     rejected: int = 0
     failed_batches: int = 0
     inline_calls: int = 0  # model calls made on the loop (idle fast path)
+    # The last few measurements: the hop to the model thread and back, and a lone model call.
+    handoffs_s: deque[float] = field(default_factory=lambda: deque(maxlen=LEARNED))
+    lone_calls_s: deque[float] = field(default_factory=lambda: deque(maxlen=LEARNED))
+    lone_calls: int = 0  # every lone call, on the loop or the thread
+
+    @property
+    def handoff_s(self) -> float | None:
+        return statistics.median(self.handoffs_s) if self.handoffs_s else None
+
+    @property
+    def lone_call_s(self) -> float | None:
+        return statistics.median(self.lone_calls_s) if self.lone_calls_s else None
 
 
 class Batcher:
@@ -65,16 +91,16 @@ class Batcher:
         max_wait_ms: float = 2.0,
         max_queue: int = 1024,
         on_queue_wait: Callable[[float], None] | None = None,
-        inline_below_ms: float = 0.0,
+        inline_call_handoffs: float = 0.0,
     ) -> None:
-        if max_batch_size < 1 or max_queue < 1 or max_wait_ms < 0 or inline_below_ms < 0:
+        if max_batch_size < 1 or max_queue < 1 or max_wait_ms < 0 or inline_call_handoffs < 0:
             raise ValueError("max_batch_size and max_queue must be >= 1, max_wait_ms and "
-                             "inline_below_ms >= 0")
+                             "inline_call_handoffs >= 0")
         self._infer = infer
         self.max_batch_size = max_batch_size
         self.max_wait_s = max_wait_ms / 1000
-        self.inline_below_s = inline_below_ms / 1000
-        self._last_call_s = math.inf  # unknown until the first call: that one uses the thread
+        self.inline_call_handoffs = inline_call_handoffs
+        self._last_call_s = math.inf
         self.max_queue = max_queue
         self._on_queue_wait = on_queue_wait
         self._queue: deque[_Pending] = deque()
@@ -115,6 +141,14 @@ class Batcher:
             self._task = asyncio.create_task(self._dispatch())
         return await pending.future
 
+    def _inline(self) -> bool:
+        """Whether a lone request should run on the loop: its call is cheap next to the hop."""
+        stats = self.stats
+        if len(stats.handoffs_s) < MEASURED_FIRST or stats.lone_calls % REMEASURE_EVERY == 0:
+            return False
+        handoff, call = stats.handoff_s, stats.lone_call_s
+        return handoff is not None and call is not None and call <= self.inline_call_handoffs * handoff
+
     async def _dispatch(self) -> None:
         loop = asyncio.get_running_loop()
         while self._queue:
@@ -129,11 +163,18 @@ class Batcher:
             self.stats.rows += len(rows)
             idle = len(batch) == 1 and not self._queue and not self._incoming
             try:
-                if idle and self._last_call_s < self.inline_below_s:
+                if idle and self._inline():
                     self.stats.inline_calls += 1
                     result = self._call(rows)
                 else:
+                    hop_started = time.perf_counter()
                     result = await loop.run_in_executor(self._executor, self._call, rows)
+                    if idle:  # an idle loop resumes at once: the hop's own cost, nothing else
+                        hop = time.perf_counter() - hop_started - self._last_call_s
+                        self.stats.handoffs_s.append(hop)
+                if idle:
+                    self.stats.lone_calls += 1
+                    self.stats.lone_calls_s.append(self._last_call_s)
             except Exception as exc:  # only this batch's callers fail
                 self.stats.failed_batches += 1
                 for pending in batch:

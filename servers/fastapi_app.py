@@ -119,7 +119,7 @@ def create_app(mode: Mode) -> FastAPI:
                 max_wait_ms=float(knobs["max_wait_ms"]),
                 max_queue=int(knobs["max_queue"]),
                 on_queue_wait=metrics.QUEUE_WAIT_SECONDS.observe,
-                inline_below_ms=float(knobs["inline_below_ms"]),
+                inline_call_handoffs=float(knobs["inline_call_handoffs"]),
             )
         service.start_loading()
         yield
@@ -220,7 +220,15 @@ def create_app(mode: Mode) -> FastAPI:
 
     @app.get(PATHS["info"])
     async def info() -> dict[str, Any]:
-        return service.info()
+        found = service.info()
+        if batcher is not None:  # what the batcher measured and chose, for whoever wonders why
+            stats = batcher.stats
+            found["batcher"] = {
+                "handoff_us": round(stats.handoff_s * 1e6, 1) if stats.handoff_s is not None else None,
+                "lone_call_us": round(stats.lone_call_s * 1e6, 1) if stats.lone_call_s is not None else None,
+                "inline_calls": stats.inline_calls, "batches": stats.batches, "rows": stats.rows,
+            }
+        return found
 
     @app.get(PATHS["health"])
     async def health() -> dict[str, Any]:

@@ -241,7 +241,9 @@ _STACK_LIST: tuple[Stack, ...] = (
         argv=(*_UVICORN, "servers.fastapi_batcher:app"),
         knobs=_knobs(
             **_UVICORN_KNOBS, **_LIMITS, max_batch_size=64, max_wait_ms=2.0, max_queue=4096,
-            inline_below_ms=1.0,
+            # A lone request runs on the loop when its model call costs at most this many hops
+            # to the model thread and back, both measured at run time (servers/batcher.py).
+            inline_call_handoffs=20,
         ),
         default_port=8004,
         targets=BATCHER_TARGETS,

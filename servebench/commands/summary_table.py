@@ -7,6 +7,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from servebench.results.schema import FLOOR
 from servebench.results.store import load_run
 from servebench.results.summary import Spread, summarize
 
@@ -28,7 +29,7 @@ def print_summary(console: Console, root: Path) -> None:
     for column in ("stack", "workload", "users", "req/s", "p50 ms", "p99 ms", "server CPU %", "errors",
                    "flags"):
         table.add_column(column, justify="left" if column in ("stack", "workload", "flags") else "right")
-    rows = summarize(loaded.records)
+    rows = summarize(r for r in loaded.records if r.stack != FLOOR)
     for row in rows:
         table.add_row(row.stack, row.workload, str(row.users), _fmt(row.rps, 0), _fmt(row.p50_ms, 2),
                       _fmt(row.p99_ms, 2), _fmt(row.server_cpu_percent, 0), f"{row.failures}/{row.requests}",

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from servebench.report.stats import Cell, cells
-from servebench.results.schema import Record, StackOutcome
+from servebench.results.schema import FLOOR, Record, StackOutcome
 from servebench.results.store import LoadedRun
 
 
@@ -20,7 +20,16 @@ class RunView:
 
     @cached_property
     def cells(self) -> dict[tuple[str, str, int], Cell]:
-        return cells(self.loaded.records)
+        return cells(self.stack_records)
+
+    @cached_property
+    def stack_records(self) -> list[Record]:
+        """The stacks' records; the floor's (the harness's own latency) are kept apart."""
+        return [r for r in self.loaded.records if r.stack != FLOOR]
+
+    @cached_property
+    def floor_records(self) -> list[Record]:
+        return [r for r in self.loaded.records if r.stack == FLOOR]
 
     @cached_property
     def outcomes(self) -> dict[str, StackOutcome]:
@@ -61,4 +70,4 @@ class RunView:
         return outcome.status if outcome else "not run"
 
     def flagged(self) -> list[Record]:
-        return [r for r in self.loaded.records if r.flags]
+        return [r for r in self.stack_records if r.flags]

@@ -11,6 +11,9 @@ from servebench.results.schema import Claim, Flag, Judging
 
 GENERATOR_BOUND_PERCENT = 90.0  # a generator process above this share of a core: the client may limit
 CONTENTION_PERCENT = 20.0  # other processes' share of the pinned CPUs (of one core) above which we flag
+# The harness's own latency (the same generator against the floor) over this share of a
+# measurement's p50: the number is as much the client's as the stack's.
+CLIENT_SHARE_PERCENT = 25.0
 
 RUN_FLAGS: dict[str, Flag] = {
     "generator_bound": Flag(code="G", meaning="a load-generator process used over 90 % of a core: "
@@ -29,6 +32,8 @@ RUN_FLAGS: dict[str, Flag] = {
                                           "phase began"),
     "failures": Flag(code="F", meaning="some answers were wrong, malformed, errors or transport failures"),
     "no_resource_samples": Flag(code="R", meaning="too few CPU/RSS samples fell inside the measured phase"),
+    "client_bound": Flag(code="H", meaning="the harness's own latency (the same generator against a server "
+                                           "answering without work) is over 25 % of this p50"),
 }
 
 SOAK_FLAGS: dict[str, Flag] = {
@@ -77,4 +82,5 @@ def colour(index: int) -> str:
 
 def judging(flags: dict[str, Flag]) -> Judging:
     return Judging(flags=flags, generator_bound_percent=GENERATOR_BOUND_PERCENT,
-                   contention_percent=CONTENTION_PERCENT, claims=CLAIMS)
+                   contention_percent=CONTENTION_PERCENT, claims=CLAIMS,
+                   client_share_percent=CLIENT_SHARE_PERCENT)

@@ -22,7 +22,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 SCHEMA_HISTORY: dict[int, str] = {
     1: "first format: run.json plus one record per stack x workload x users x repeat; latency as "
        "base64 HdrHistograms in microseconds (successful and failed answers apart), warm-up and "
@@ -42,6 +42,10 @@ SCHEMA_HISTORY: dict[int, str] = {
        "claims); run ids <time>-<commit>-<kind>, headers in <kind>.json; generator-neutral "
        "record fields generator_commands and rows_sent; checks carry their case group; soak "
        "records in records/; robustness and gate results are run directories too",
+    6: "closed-loop runs measure the floor (a server answering without work) per generator, "
+       "workload and users (Run.floor, records floor__...), and every record carries the "
+       "harness's own share of its latency (Record.client); judging.client_share_percent and "
+       "the client_bound flag; each repeat is a fresh server process",
 }
 
 
@@ -114,6 +118,19 @@ class ServerMetrics(_Model):
     mean_queue_wait_ms: float | None
 
 
+FLOOR = "floor"  # the stack name of the harness's own floor (servers/floor.py) in a run's records
+
+
+class ClientShare(_Model):
+    """The harness's own latency at this measurement's generator, workload and concurrency:
+    what the same generator measured against the floor, a server that answers without work."""
+
+    floor_record: str
+    p50_ms: float
+    p99_ms: float | None
+    share: float  # the floor's p50 over this measurement's p50
+
+
 class Record(_Model):
     record_id: str
     stack: str
@@ -136,6 +153,7 @@ class Record(_Model):
     rows_sent: int  # successful predicted rows the generator counted in the measured phase
     rows_server: float | None  # the server's ml_predictions_total success delta
     raw_dir: str  # relative to the run directory
+    client: ClientShare | None = None  # the harness's own share of the latency, where measured
 
 
 class Check(_Model):
@@ -223,6 +241,9 @@ class Judging(_Model):
     generator_bound_percent: float
     contention_percent: float
     claims: list[Claim]
+    # The harness's own latency (ClientShare) over this share of a measurement's p50 flags it
+    # client_bound; absent before schema version 6.
+    client_share_percent: float | None = None
 
 
 class Target(_Model):
@@ -278,3 +299,4 @@ class Run(RunHeader):
     model: dict[str, str]  # profile, sha256, version
     settings: Settings
     stacks: list[StackOutcome]
+    floor: StackOutcome | None = None  # the floor's measurements, one per workload x users

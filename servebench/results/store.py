@@ -103,7 +103,8 @@ def _read_json(path: Path, kind: str) -> dict[str, Any]:
 
 def record_ids(header: RunHeader) -> list[str]:
     if isinstance(header, Run):
-        return [rid for outcome in header.stacks for rid in outcome.records]
+        floor = header.floor.records if header.floor else []
+        return [rid for outcome in header.stacks for rid in outcome.records] + floor
     if isinstance(header, CapacityRun):
         return list(header.records)
     if isinstance(header, SoakRun | RobustnessRun | CheckRun):

@@ -22,7 +22,7 @@ from servebench.results.store import load_run
 from servers.registry import STACKS, Stack
 
 TINY = dataclasses.replace(RUN_PROFILES["quick"], workloads=("single",), users=(1, 4),
-                           warmup_s=0.5, measure_s=1.0, repeats=1, drain_timeout_s=10.0)
+                           warmup_s=0.5, measure_s=1.0, repeats=1, drain_timeout_s=10.0, generator="locust")
 
 
 def _config(tmp_path: Path, stacks: tuple[str, ...], **changes: object) -> RunConfig:
@@ -56,8 +56,19 @@ def test_a_smoke_run_of_two_stacks_writes_consistent_records(tmp_path: Path) -> 
     assert loaded.run == run and run.status == "complete"
     assert [s.stack for s in run.stacks] == list(stacks)
     assert all(s.status == "ok" and all(c.ok for c in s.checks) for s in run.stacks)
-    assert {(r.stack, r.users) for r in loaded.records} == {(s, u) for s in stacks for u in TINY.users}
-    for record in loaded.records:
+    measured = [r for r in loaded.records if r.stack != "floor"]
+    assert {(r.stack, r.users) for r in measured} == {(s, u) for s in stacks for u in TINY.users}
+    # The floor came first, at every level, with the generator each stack got there.
+    assert run.floor is not None and run.floor.status == "ok"
+    floors = {(r.workload, r.users): r for r in loaded.records if r.stack == "floor"}
+    assert set(floors) == {("single", u) for u in TINY.users}
+    for record in measured:
+        assert record.client is not None
+        floor = floors[(record.workload, record.users)]
+        assert record.client.floor_record == floor.record_id and floor.generator == record.generator
+        assert record.client.share == floor.measured.latency.percentiles_ms["p50"] / \
+            record.measured.latency.percentiles_ms["p50"]
+    for record in measured:
         _assert_consistent(record)
         assert record.knobs == dict(STACKS[record.stack].knobs)
         assert (root / record.raw_dir / "locust-result.json").exists()
@@ -73,7 +84,7 @@ def test_wrk_measures_predictions_and_the_ceiling_with_exact_histograms(tmp_path
                                     users=(users,), warmup_s=1.0, generator="wrk"))
     assert run.settings.generator == "wrk" and run.stacks[0].status == "ok"
     assert set(run.generators) == {"wrk"}
-    records = {r.workload: r for r in load_run(root).records}
+    records = {r.workload: r for r in load_run(root).records if r.stack != "floor"}
     for record in records.values():
         measured = record.measured
         assert record.generator == "wrk" and "wrk" in record.generator_commands[0]
@@ -91,6 +102,14 @@ def test_wrk_measures_predictions_and_the_ceiling_with_exact_histograms(tmp_path
     assert records["ceiling"].rows_sent == 0 and records["ceiling"].rows_server == 0
 
 
+def test_auto_takes_the_least_intrusive_generator_each_workload_allows(tmp_path: Path) -> None:
+    root, run = orchestrate(_config(tmp_path, ("fastapi_inline",), workloads=("single", "seed_mix"),
+                                    users=(2,), generator="auto"))
+    by_workload = {r.workload: r.generator for r in load_run(root).records if r.stack != "floor"}
+    assert by_workload == {"single": "wrk", "seed_mix": "locust"}  # wrk cannot mix kinds
+    assert set(run.generators) == {"wrk", "locust"} and run.settings.generator == "locust+wrk"
+
+
 def test_wrk_refuses_mixed_workloads() -> None:
     assert main(["run", "--generator", "wrk", "--workloads", "seed_mix", "--stacks",
                  "fastapi_inline"]) == 1
@@ -101,7 +120,7 @@ def test_locust_master_with_two_workers_counts_like_the_server(tmp_path: Path) -
     config = dataclasses.replace(_config(tmp_path, (stack,), workloads=("seed_mix",), users=(4,)),
                                  locust_workers=2)
     root, _run = orchestrate(config)
-    (record,) = load_run(root).records
+    (record,) = [r for r in load_run(root).records if r.stack != "floor"]
     _assert_consistent(record)
     assert record.locust_workers == 2 and len(record.generator_commands) == 3
     raw = json.loads((root / record.raw_dir / "locust-result.json").read_text())
@@ -118,23 +137,26 @@ def test_a_stack_that_cannot_start_is_recorded_and_the_run_goes_on(
         STACKS[good], name="broken",
         argv=("{python}", "-c", "import sys; print('no such server'); sys.exit(2)"))
     monkeypatch.setattr("loadtests.run.STACKS", {**STACKS, "broken": broken})
-    root, run = orchestrate(_config(tmp_path, ("broken", good), users=(2,)))
+    _root, run = orchestrate(_config(tmp_path, ("broken", good), users=(2,)))
     outcome = {s.stack: s for s in run.stacks}
     assert outcome["broken"].status == "failed" and "exited with code 2" in (outcome["broken"].reason or "")
     assert "no such server" in (outcome["broken"].log_tail or "")
-    assert outcome[good].status == "ok" and len(load_run(root).records) == 1
+    assert outcome[good].status == "ok" and len(outcome[good].records) == 1
 
 
 def test_the_command_line_runs_and_prints_its_summary(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     stack = next(iter(STACKS))
     code = main(["run", "--profile", "quick", "--stacks", stack, "--workloads", "batch", "--users", "2",
-                 "--warmup-s", "0.5", "--measure-s", "1", "--results-dir", str(tmp_path)])
+                 "--warmup-s", "0.5", "--measure-s", "1", "--generator", "locust",
+                 "--results-dir", str(tmp_path), "--reports-dir", str(tmp_path / "reports")])
     out = capsys.readouterr().out
     assert code == 0, out
     assert "estimate" in out and stack in out and "req/s" in out
-    (run_dir,) = tmp_path.iterdir()
-    (record,) = load_run(run_dir).records
+    (run_dir,) = tmp_path.glob("*-run")
+    (record,) = [r for r in load_run(run_dir).records if r.stack != "floor"]
     _assert_consistent(record)
+    assert (tmp_path / "reports" / run_dir.name / "index.html").is_file()  # every run renders its page
+    assert f"report: {tmp_path / 'reports' / run_dir.name / 'index.html'}" in out
 
 
 class _KillAfterFirstMeasurement(Observer):
@@ -162,7 +184,7 @@ def test_a_stack_that_dies_during_the_run_keeps_its_records_and_the_run_goes_on(
     assert outcome[first].status == "failed" and "died during" in (outcome[first].reason or "")
     assert outcome[first].records == [f"{first}__single__u1__r1"]
     assert outcome[second].status == "ok" and len(outcome[second].records) == len(TINY.users)
-    assert len(load_run(root).records) == 1 + len(TINY.users)
+    assert len([r for r in load_run(root).records if r.stack != "floor"]) == 1 + len(TINY.users)
 
 
 def test_a_stack_whose_info_disagrees_with_the_registry_is_not_measured(
@@ -181,7 +203,7 @@ def test_a_stack_whose_info_disagrees_with_the_registry_is_not_measured(
     (outcome,) = run.stacks
     assert outcome.status == "failed" and "info_knobs" in (outcome.reason or "")
     assert [c.name for c in outcome.checks if not c.ok] == ["info_knobs"]
-    assert outcome.records == [] and not list((root / "locust").iterdir())
+    assert outcome.records == [] and not list((root / "locust").glob(f"{name}__*"))
 
 
 def test_each_repeat_is_a_fresh_server_process_verified_again(tmp_path: Path) -> None:
@@ -190,7 +212,7 @@ def test_each_repeat_is_a_fresh_server_process_verified_again(tmp_path: Path) ->
     (outcome,) = run.stacks
     assert outcome.status == "ok"
     assert outcome.records == [f"{stack}__single__u2__r1", f"{stack}__single__u2__r2"]
-    records = load_run(root).records
+    records = [r for r in load_run(root).records if r.stack != "floor"]
     assert all(r.shutdown_s is not None for r in records)
     assert records[0].time_to_ready_s != records[1].time_to_ready_s  # each its own start
     log = (root / outcome.log).read_text()

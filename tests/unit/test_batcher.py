@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from servers.batcher import Batcher, QueueFull
+from servers.batcher import REMEASURE_EVERY, Batcher, QueueFull
 from shared_model.predictor import Predictions
 
 
@@ -150,8 +150,9 @@ def test_gathering_ends_at_max_wait_even_while_arrivals_continue() -> None:
     assert int(asyncio.run(scenario()).classes[0]) == 3
 
 
-def test_a_lone_request_runs_on_the_loop_once_the_model_is_known_to_be_fast() -> None:
-    async def scenario() -> tuple[list[str], int]:
+def _threads_used(inline_call_handoffs: float, lone: int) -> tuple[list[str], Batcher]:
+    """Which thread made each model call: `lone` requests one after the other, then a batch."""
+    async def scenario() -> tuple[list[str], Batcher]:
         threads: list[str] = []
 
         def model(rows: Sequence[float]) -> Predictions:
@@ -159,17 +160,36 @@ def test_a_lone_request_runs_on_the_loop_once_the_model_is_known_to_be_fast() ->
             values = np.asarray(rows, dtype=float)
             return Predictions(classes=values.astype(int), proba=np.column_stack([values, values]))
 
-        batcher = Batcher(model, max_batch_size=64, max_wait_ms=0, inline_below_ms=60_000)
-        await batcher.submit([1.0])  # duration unknown: the model thread
-        await batcher.submit([2.0])  # known to be fast, nothing else queued: on the loop
-        await asyncio.gather(*(batcher.submit([float(i)]) for i in range(3)))  # a batch: thread
+        batcher = Batcher(model, max_batch_size=64, max_wait_ms=0, inline_call_handoffs=inline_call_handoffs)
+        for i in range(lone):
+            await batcher.submit([float(i)])
+        await asyncio.gather(*(batcher.submit([float(i)]) for i in range(3)))  # a batch
         await batcher.close()
-        return threads, batcher.stats.inline_calls
+        return threads, batcher
 
-    threads, inline_calls = asyncio.run(scenario())
-    loop_thread = threading.main_thread().name
-    assert threads[0] != loop_thread and threads[1] == loop_thread and threads[2] != loop_thread
-    assert inline_calls == 1
+    return asyncio.run(scenario())
+
+
+def test_a_lone_request_runs_on_the_loop_once_measured_cheap_next_to_the_hop() -> None:
+    threads, batcher = _threads_used(inline_call_handoffs=1e9, lone=5)
+    loop = threading.main_thread().name
+    # The first lone calls take the thread and measure the hop and the call; then the loop.
+    assert [t == loop for t in threads[:5]] == [False, False, False, True, True]
+    assert threads[5] != loop  # a batch always takes the thread
+    assert batcher.stats.inline_calls == 2
+    assert batcher.stats.handoff_s is not None and batcher.stats.lone_call_s is not None
+
+
+def test_a_model_costly_next_to_the_hop_keeps_the_thread() -> None:
+    threads, batcher = _threads_used(inline_call_handoffs=0, lone=6)
+    assert threading.main_thread().name not in threads and batcher.stats.inline_calls == 0
+
+
+def test_the_hop_is_measured_again_now_and_then() -> None:
+    threads, _ = _threads_used(inline_call_handoffs=1e9, lone=REMEASURE_EVERY + 4)
+    loop = threading.main_thread().name
+    on_thread = [i for i, t in enumerate(threads[:-1]) if t != loop]
+    assert on_thread == [0, 1, 2, REMEASURE_EVERY]
 
 
 def test_a_full_queue_rejects_at_once() -> None:
