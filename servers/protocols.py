@@ -10,6 +10,7 @@ of the stack: a proxy adds a hop and its own event loop, and the numbers would b
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,3 +69,130 @@ class Protocol:
 
 
 CONTRACT = Protocol()
+
+
+# The tensor datatype of each contract field in the Open Inference Protocol (servers/columns.py
+# types the same fields on the server side).
+V2_DATATYPES: Mapping[str, str] = {
+    "tenure_months": "INT64",
+    "monthly_charges": "FP64",
+    "total_charges": "FP64",
+    "num_products": "INT64",
+    "has_phone_service": "BOOL",
+    "has_internet": "BOOL",
+    "contract_type": "BYTES",
+    "payment_method": "BYTES",
+}
+LABELS = ("no_churn", "churn")  # the probability columns, in the model's class order
+
+
+def _columns(rows: Sequence[Row]) -> dict[str, list[Any]]:
+    """One list per field: the contract's fields first, then any other key the rows carry (a
+    bad row's unknown field becomes an unknown input); a field no row has is left out (a bad
+    row's missing field becomes a missing input). Rows of one request share their keys."""
+    keys = [name for name in V2_DATATYPES if name in rows[0]]
+    keys += [name for name in rows[0] if name not in V2_DATATYPES]
+    try:
+        return {name: [row[name] for row in rows] for name in keys}
+    except KeyError as error:
+        raise ValueError(f"rows of one request must carry the same fields: {error}") from None
+
+
+def _datatype(name: str, values: Sequence[Any]) -> str:
+    if name in V2_DATATYPES:
+        return V2_DATATYPES[name]
+    kinds = {type(value) for value in values}
+    if kinds <= {bool}:
+        return "BOOL"
+    if kinds <= {int}:
+        return "INT64"
+    if kinds <= {int, float}:
+        return "FP64"
+    return "BYTES"
+
+
+def _dumps(value: Any) -> bytes:
+    try:
+        return orjson.dumps(value)
+    except TypeError:  # integers beyond 64 bits (a bad case): the standard library writes them
+        return json.dumps(value, allow_nan=True).encode()
+
+
+class OpenInference(Protocol):
+    """KServe v2 / Open Inference Protocol over HTTP/JSON (Triton, KServe).
+
+    One input tensor per contract field, shape [n, 1] (n rows: 1 for a single prediction);
+    outputs `prediction` INT64 [n, 1] and `probability` FP64 [n, 2] (no_churn, churn).
+    Single and batch requests differ only in n: both go to the model's infer path.
+    """
+
+    name = "open-inference-v2"
+    description = "Open Inference (KServe v2) protocol: POST /v2/models/<model>/infer with tensors"
+
+    def request(self, rows: Sequence[Row], batch: bool, paths: Mapping[str, str]) -> NativeRequest:
+        n = len(rows)
+        if not batch and n != 1:
+            raise ValueError("a single prediction is one row")
+        inputs = [
+            {"name": name, "datatype": _datatype(name, values), "shape": [n, 1], "data": values}
+            for name, values in _columns(rows).items()
+        ]
+        return NativeRequest("POST", paths["batch" if batch else "predict"], _dumps({"inputs": inputs}))
+
+    def answers(self, body: bytes, rows: int, batch: bool) -> list[Answer]:
+        try:
+            outputs = {output["name"]: output for output in orjson.loads(body)["outputs"]}
+            classes = outputs["prediction"]["data"]
+            proba = outputs["probability"]["data"]
+            if outputs["probability"]["shape"] != [rows, 2] or len(proba) != 2 * rows:
+                raise NotAnAnswer(f"probability shape {outputs['probability']['shape']} for {rows} rows")
+            found = [
+                Answer(classes[i], dict(zip(LABELS, proba[2 * i:2 * i + 2], strict=True)))
+                for i in range(len(classes))
+            ]
+        except (orjson.JSONDecodeError, KeyError, TypeError) as error:
+            raise NotAnAnswer(f"not an inference response: {body[:200]!r}") from error
+        if len(found) != rows:
+            raise NotAnAnswer(f"{len(found)} answers for {rows} rows")
+        return found
+
+
+class ContractBodies(Protocol):
+    """The contract's bodies (a customer, or {"items": [...]}; its answers and ErrorBody) on a
+    framework's own path: TorchServe serves every model at /predictions/<model>."""
+
+    name = "contract-bodies"
+    description = "the contract's request and answer bodies at the framework's own prediction path"
+
+
+class MLflowInvocations(Protocol):
+    """MLflow's scoring protocol: POST /invocations with a `dataframe_split` table, one column
+    per contract field; the answer is {"predictions": [{"prediction", "no_churn", "churn"}, ...]}."""
+
+    name = "mlflow-invocations"
+    description = "MLflow scoring server: POST /invocations, dataframe_split in, predictions out"
+
+    def request(self, rows: Sequence[Row], batch: bool, paths: Mapping[str, str]) -> NativeRequest:
+        if not batch and len(rows) != 1:
+            raise ValueError("a single prediction is one row")
+        columns = _columns(rows)
+        data = [list(values) for values in zip(*columns.values(), strict=True)]
+        body = _dumps({"dataframe_split": {"columns": list(columns), "data": data}})
+        return NativeRequest("POST", paths["batch" if batch else "predict"], body)
+
+    def answers(self, body: bytes, rows: int, batch: bool) -> list[Answer]:
+        try:
+            found = [
+                Answer(item["prediction"], {label: item[label] for label in LABELS})
+                for item in orjson.loads(body)["predictions"]
+            ]
+        except (orjson.JSONDecodeError, KeyError, TypeError) as error:
+            raise NotAnAnswer(f"not MLflow predictions: {body[:200]!r}") from error
+        if len(found) != rows:
+            raise NotAnAnswer(f"{len(found)} answers for {rows} rows")
+        return found
+
+
+OPEN_INFERENCE = OpenInference()
+CONTRACT_BODIES = ContractBodies()
+MLFLOW_INVOCATIONS = MLflowInvocations()

@@ -11,7 +11,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
-from servers.protocols import CONTRACT, Protocol
+from servers.protocols import CONTRACT, CONTRACT_BODIES, MLFLOW_INVOCATIONS, OPEN_INFERENCE, Protocol
 from shared_model.cases import BadCase
 
 Knobs = Mapping[str, Any]
@@ -71,6 +71,13 @@ class Stack:
     openapi: str | None = None  # path of the OpenAPI document, if the stack publishes one
     python: str = field(default_factory=lambda: sys.executable)  # another venv if isolated
     protocol: Protocol = CONTRACT  # how clients ask it for predictions (servers/protocols.py)
+    # Ports a stack listens on besides {port} (a management API, a metrics server, gRPC): argv
+    # templates {port_<name>}. ServerProcess gives each a free port; `command` without them
+    # uses port + 1, port + 2, ... in this order (fixed ports for `servebench serve`).
+    extra_ports: tuple[str, ...] = ()
+    # Path kinds served on one of the extra ports instead of {port}: kind -> port name
+    # (Triton and TorchServe answer /metrics on a metrics port of their own).
+    path_ports: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def aggregates_metrics(self) -> bool:
@@ -83,8 +90,17 @@ class Stack:
             raise ValueError(f"{self.name} has no knob(s) {sorted(unknown)}; see `make stacks`")
         return replace(self, knobs=MappingProxyType({**self.knobs, **overrides}))
 
-    def command(self, host: str, port: int) -> list[str]:
+    def ports_for(self, port: int, extra: Mapping[str, int] | None = None) -> dict[str, int]:
+        """Every extra port by name: the given ones, else port + 1, port + 2, ..."""
+        given = dict(extra or {})
+        unknown = set(given) - set(self.extra_ports)
+        if unknown:
+            raise ValueError(f"{self.name} has no extra port(s) {sorted(unknown)}")
+        return {name: given.get(name, port + 1 + i) for i, name in enumerate(self.extra_ports)}
+
+    def command(self, host: str, port: int, extra_ports: Mapping[str, int] | None = None) -> list[str]:
         values = {**self.knobs, "python": self.python, "host": host, "port": port}
+        values.update({f"port_{name}": value for name, value in self.ports_for(port, extra_ports).items()})
         return [part.format(**values) for part in self.argv]
 
     def env(self) -> dict[str, str]:
@@ -288,7 +304,151 @@ _STACK_LIST: tuple[Stack, ...] = (
     ),
 )
 
-STACKS: Mapping[str, Stack] = MappingProxyType({s.name: s for s in _STACK_LIST})
+# Frameworks that serve their own protocol (servers/protocols.py) rather than the contract's
+# paths, each from its own virtual environment (servers/envs/).
+_V2_MODEL = "/v2/models/churn"
+
+
+def _paths(**paths: str) -> Mapping[str, str]:
+    return MappingProxyType({**PATHS, **paths})
+
+
+def _triton(*args: str) -> tuple[str, ...]:
+    return ("{python}", "-m", "servers.triton_server", "--host", "{host}", "--port", "{port}",
+            "--metrics-port", "{port_metrics}", "--http-threads", "{http_threads}",
+            "--exit-timeout-s", "{graceful_timeout_s}", *args)
+
+
+_TRITON: dict[str, Any] = {
+    "paths": _paths(predict=f"{_V2_MODEL}/infer", batch=f"{_V2_MODEL}/infer", model=f"{_V2_MODEL}/config",
+                    info="/v2", health="/v2/health/live", ready=f"{_V2_MODEL}/ready"),
+    "extra_ports": ("metrics",),
+    "path_ports": MappingProxyType({"metrics": "metrics"}),
+    "python": venv_python("triton"),
+    "protocol": OPEN_INFERENCE,
+    "ready_timeout_s": 120.0,
+}
+
+
+_PEER_STACKS: tuple[Stack, ...] = (
+    Stack(
+        name="kserve",
+        title="KServe ModelServer, custom kserve.Model",
+        description="KServe's Python ModelServer (uvicorn, FastAPI) with a kserve.Model subclass: "
+        "Open Inference (v2) tensors in, one model call per request, run synchronously on the "
+        "event loop as KServe runs a sync predict; gRPC off.",
+        role="peer",
+        packages=("kserve", "fastapi", "uvicorn", "pydantic"),
+        argv=(
+            "{python}", "-m", "servers.kserve_server", "--host", "{host}", "--http_port", "{port}",
+            "--workers", "{workers}", "--enable_grpc", "false", "--enable_latency_logging", "false",
+            "--timeout-keep-alive", "{keepalive_s}", "--model_name", "churn",
+        ),
+        # workers: KServe's default, one uvicorn process, for a one-CPU budget (KServe scales by
+        # replicas, not workers). keepalive_s: KServe's default 65 s, longer than a proxy's idle
+        # timeout. Latency logging (a log line per request) off, as access logs are on every stack.
+        knobs=_knobs(workers=1, blas_threads=1, keepalive_s=65),
+        default_port=8011,
+        paths=_paths(predict=f"{_V2_MODEL}/infer", batch=f"{_V2_MODEL}/infer", model=_V2_MODEL,
+                     info="/v2", health="/v2/health/live", ready="/v2/health/ready"),
+        loads_before_listening=True,
+        python=venv_python("kserve"),
+        protocol=OPEN_INFERENCE,
+    ),
+    Stack(
+        name="triton",
+        title="NVIDIA Triton (PyTriton, CPU), dynamic batcher",
+        description="Triton Inference Server from PyTriton's wheel, on the CPU: Triton parses "
+        "Open Inference (v2) requests and its dynamic batcher joins queued requests into one "
+        "batch, which its Python backend hands to the inference callable in the PyTriton "
+        "process: one model call per batch.",
+        role="peer",
+        packages=("nvidia-pytriton", "tritonclient", "numpy"),
+        argv=_triton("--max-batch-size", "{max_batch_size}", "--max-queue-delay-us", "{max_queue_delay_us}"),
+        # Triton's batcher guide: dynamic_batching with its defaults first (no queue delay: a
+        # batch is whatever queued while the model was busy), a delay only if measurements show
+        # it pays. max_batch_size 128: a request carries up to 100 rows (the contract's batch
+        # limit) and Triton refuses requests larger than max_batch_size. http_threads: Triton's
+        # default 8. One model instance (PyTriton's default), for a one-CPU budget.
+        knobs=_knobs(workers=1, blas_threads=1, max_batch_size=128, max_queue_delay_us=0,
+                     http_threads=8, graceful_timeout_s=10),
+        default_port=8012,
+        **_TRITON,
+    ),
+    Stack(
+        name="triton_nobatch",
+        title="NVIDIA Triton (PyTriton, CPU), no batching",
+        description="The same Triton server with batching off (no batch dimension, no dynamic "
+        "batcher): one model call per request.",
+        role="peer",
+        packages=("nvidia-pytriton", "tritonclient", "numpy"),
+        argv=_triton("--no-batching"),
+        knobs=_knobs(workers=1, blas_threads=1, http_threads=8, graceful_timeout_s=10),
+        default_port=8014,
+        **_TRITON,
+    ),
+    Stack(
+        name="mlflow",
+        title="MLflow Models, mlflow models serve",
+        description="A custom pyfunc model (MLflow's models-from-code) served by `mlflow models "
+        "serve --env-manager local`: MLflow's scoring server (FastAPI on uvicorn) parses "
+        "/invocations into a pandas DataFrame, enforces the model's column signature and calls "
+        "predict in a worker thread: one model call per request, no batching.",
+        role="peer",
+        packages=("mlflow", "mlflow-skinny", "fastapi", "uvicorn", "pandas"),
+        argv=("{python}", "-m", "servers.mlflow_serve", "--host", "{host}", "--port", "{port}",
+              "--workers", "{workers}", "--timeout-s", "{timeout_s}"),
+        # workers: `mlflow models serve`'s default, one uvicorn worker, for a one-CPU budget.
+        # timeout_s: MLflow's default request timeout (MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT).
+        knobs=_knobs(workers=1, blas_threads=1, timeout_s=60),
+        default_port=8015,
+        paths=_paths(predict="/invocations", batch="/invocations", model="/version", info="/version",
+                     health="/health", ready="/ping", metrics="/metrics"),
+        loads_before_listening=True,
+        python=venv_python("mlflow"),
+        protocol=MLFLOW_INVOCATIONS,
+    ),
+    Stack(
+        name="torchserve",
+        title="TorchServe, custom handler, frontend batching",
+        description="TorchServe (upstream: limited maintenance, no planned updates or security "
+        "fixes) with a custom non-PyTorch handler: its Java frontend queues requests and batches "
+        "up to batch_size of them, waiting at most max_batch_delay_ms even when idle, for one "
+        "Python worker; the handler validates each request with the contract's parsers and makes "
+        "one model call per batch.",
+        role="peer",
+        packages=("torchserve", "torch-model-archiver", "torch"),
+        argv=(
+            "{python}", "-m", "servers.torchserve_serve", "--host", "{host}", "--port", "{port}",
+            "--management-port", "{port_management}", "--metrics-port", "{port_metrics}",
+            "--grpc-inference-port", "{port_grpc_inference}",
+            "--grpc-management-port", "{port_grpc_management}", "--workers", "{workers}",
+            "--batch-size", "{batch_size}", "--max-batch-delay-ms", "{max_batch_delay_ms}",
+            "--response-timeout-s", "{response_timeout_s}", "--job-queue-size", "{job_queue_size}",
+            "--max-request-bytes", "{max_request_bytes}", "--system-metrics", "{system_metrics}",
+        ),
+        # workers: TorchServe's default_workers_per_model is the CPUs the JVM sees, one on a
+        # one-CPU budget. batch_size and max_batch_delay are the settings TorchServe's
+        # performance guide tunes first; the frontend waits up to max_batch_delay for a full
+        # batch even when idle, so 2 ms, the window of fastapi_batcher and litserve, with
+        # fastapi_batcher's batch size. job_queue_size 1000: TorchServe's Docker image's
+        # config.properties (default 100). response_timeout_s: TorchServe's default.
+        # max_request_bytes: the contract's 1 MiB limit (TorchServe's default is 6.5 MB).
+        # system_metrics: TorchServe's default, a collector process once a minute.
+        knobs=_knobs(workers=1, blas_threads=1, batch_size=64, max_batch_delay_ms=2, response_timeout_s=120,
+                     job_queue_size=1000, max_request_bytes=1048576, system_metrics=1),
+        default_port=8016,
+        paths=_paths(predict="/predictions/churn", batch="/predictions/churn", model="/models/churn",
+                     info="/models/churn", health="/ping", ready="/ping"),
+        extra_ports=("management", "metrics", "grpc_inference", "grpc_management"),
+        path_ports=MappingProxyType({"model": "management", "info": "management", "metrics": "metrics"}),
+        python=venv_python("torchserve"),
+        protocol=CONTRACT_BODIES,
+        ready_timeout_s=120.0,
+    ),
+)
+
+STACKS: Mapping[str, Stack] = MappingProxyType({s.name: s for s in (*_STACK_LIST, *_PEER_STACKS)})
 
 
 def get_stack(name: str) -> Stack:
