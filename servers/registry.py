@@ -330,6 +330,144 @@ _TRITON: dict[str, Any] = {
 }
 
 
+# Declared deviations of the peer stacks, measured by tests/integration/test_peer_stacks.py with
+# the contract's bad rows sent through each stack's protocol. Where a framework lets the server
+# decide (KServe's InvalidInput, MLflow's MlflowException, TorchServe's per-request status),
+# bad input gets a 4xx from our code; the rest is the framework's own answer.
+_V2_PROTOCOL = (
+    "serves the Open Inference (KServe v2) protocol, not the contract's paths: "
+    "/v2/models/churn/infer for single and batch predictions (rows as [n, 1] tensors, one per "
+    "field; outputs prediction and probability), /v2/health/live for liveness, "
+)
+_KSERVE_DEVIATIONS = (
+    Deviation(_V2_PROTOCOL + "/v2/health/ready for readiness, /v2/models/churn (KServe's model "
+              "metadata) instead of /api/v1/model; no /info (/v2 is KServe's server metadata): the "
+              "server does not report its knobs"),
+    Deviation("a body that is no v2 request and holds NaN or Infinity answers 500: FastAPI's 422 answer "
+              "echoes the input and cannot encode those values",
+              cases=("nan_token", "infinity_token", "negative_infinity_token"), status=500, error_body=False),
+    Deviation("a JSON string body (read as binary tensor data), or one FastAPI cannot decode (invalid "
+              "UTF-8, nesting too deep), answers 400", cases=("json_string", "invalid_utf8", "deeply_nested"),
+              status=400, error_body=False),
+    Deviation("application/json-patch+json is read as JSON and answered", cases=("json_patch_type",),
+              status=200, error_body=False),
+    Deviation("other bodies that are no v2 inference request (malformed JSON, not an object, empty) "
+              "answer FastAPI's 422 validation body", cases=("syntax",), status=422, error_body=False),
+    Deviation("no media-type check: a body sent with another Content-Type is read as binary tensor "
+              "data and answers 400 {\"error\": ...}", cases=("media_type",), status=400, error_body=False),
+    Deviation("a one-element list for a number is the same tensor in v2 JSON (data may nest): answered",
+              cases=("list_for_float",), status=200, error_body=False),
+    Deviation("rows that break the contract's rules (types, bounds, categories, total below monthly, "
+              "missing or unknown fields, over 100 rows) answer KServe's InvalidInput: 400 "
+              "{\"error\": \"<row>.<field>: <rule>\"}", cases=("schema", "range", "batch"), status=400,
+              error_body=False),
+    Deviation("other methods answer FastAPI's 405 {\"detail\": ...}", cases=("method",), status=405,
+              error_body=False),
+    Deviation("no body size limit: a 2 MiB body is read and parsed (422: it is no inference request)",
+              cases=("size",), status=422, error_body=False),
+    Deviation("ml_* metrics: the endpoint label is taken from the rows in a request (one row: single); "
+              "ml_queue_wait_seconds stays empty (no batching); bodies KServe rejects before the model "
+              "(syntax) are not counted in ml_errors_total; with workers > 1, /metrics shows the "
+              "answering worker only (KServe renders its default registry)"),
+)
+
+
+def _triton_deviations(batching: bool) -> tuple[Deviation, ...]:
+    rows = (
+        Deviation("up to max_batch_size rows per request are answered: Triton joins requests before the "
+                  "inference callable sees them, so the contract's 100-row limit is not enforced",
+                  cases=("batch_too_many",), status=200, error_body=False)
+        if batching else
+        Deviation("over 100 rows in a request make the inference callable raise: 500, as for bad values",
+                  cases=("batch_too_many",), status=500, error_body=False)
+    )
+    return (
+        Deviation(_V2_PROTOCOL + "/v2/models/churn/ready for readiness (the model's: Triton's "
+                  "/v2/health/ready is true before PyTriton has loaded the model), /v2/models/churn/config "
+                  "instead of /api/v1/model; no /info (/v2 is Triton's server metadata)"),
+        Deviation("not ready: the port opens before the model is loaded and readiness answers 400 "
+                  "{\"error\": \"Model version not ready\"}", cases=("not_ready",), status=400,
+                  error_body=False),
+        Deviation("metrics on a port of their own, Triton's (nv_inference_*, nv_cpu_*); no ml_* metrics: "
+                  "the inference callable runs in the PyTriton process, outside Triton's Python backend "
+                  "and its custom-metrics API"),
+        Deviation("a one-element list for a number is the same tensor in v2 JSON (data may nest): answered",
+                  cases=("list_for_float",), status=200, error_body=False),
+        Deviation("missing, unknown or no inputs (and an empty body) answer Triton's 400 {\"error\": ...}",
+                  cases=("missing_field", "extra_field", "empty_object", "unicode_field_name", "empty_body"),
+                  status=400, error_body=False),
+        Deviation("bodies Triton cannot parse as a v2 request, and tensor values of the wrong JSON type "
+                  "(a string or 24.5 for INT64, 1 for BOOL, null), answer 500 {\"error\": ...} from "
+                  "Triton's HTTP front end", cases=("syntax", "schema"), status=500, error_body=False),
+        Deviation("no media-type check: a v2 body with any Content-Type is answered",
+                  cases=("media_type",), status=200, error_body=False),
+        Deviation("values that break the contract's rules (bounds, categories, total below monthly) make "
+                  "the inference callable raise; PyTriton answers 500 with the formatted Python traceback "
+                  "in the error text" + (", and fails every request Triton batched with the bad one"
+                                         if batching else ""),
+                  cases=("range", "unknown_contract", "unknown_payment", "uppercase_enum", "unicode_enum",
+                         "long_string", "batch_one_bad_item"), status=500, error_body=False),
+        rows,
+        Deviation("other methods answer 405 {\"error\": ...}", cases=("method",), status=405,
+                  error_body=False),
+        Deviation("no body size limit: a 2 MiB body is read (500: it is no inference request)",
+                  cases=("size",), status=500, error_body=False),
+    )
+
+
+_MLFLOW_DEVIATIONS = (
+    Deviation("serves MLflow's scoring protocol, not the contract's paths: POST /invocations with a "
+              "dataframe_split table for single and batch predictions, answered {\"predictions\": "
+              "[{prediction, no_churn, churn}]}; /ping and /health both say the model is loaded (the "
+              "port opens only then); /version (MLflow's version) stands for /api/v1/model and /info: "
+              "no model metadata, no knobs"),
+    Deviation("no /metrics (404): MLflow's scoring server exports no metrics and has no hook for routes",
+              cases=("metrics",), status=404, error_body=False),
+    Deviation("a request without Content-Type makes MLflow's scoring server fail (AttributeError): 500 "
+              "text/plain, and the connection closes", cases=("no_content_type",), status=500,
+              error_body=False),
+    Deviation("other media types answer MLflow's 415 text/plain", cases=("media_type",), status=415,
+              error_body=False),
+    Deviation("JSON nested too deep makes MLflow's JSON decoding fail: 500 text/plain",
+              cases=("deeply_nested",), status=500, error_body=False),
+    Deviation("MLflow's signature enforcement converts values before the model sees them (\"24\" and 24.5 "
+              "for a long become 24, true for a long 1, \"yes\" and 1 for a boolean true) and drops "
+              "unknown columns: answered 200",
+              cases=("string_for_int", "float_for_int", "bool_for_int", "string_for_bool", "int_for_bool",
+                     "extra_field"), status=200, error_body=False),
+    Deviation("bodies MLflow cannot read (malformed JSON, not an object, no dataframe_split) and values "
+              "its signature cannot convert answer 400 {\"error_code\": \"BAD_REQUEST\", ...}; values "
+              "that break the contract's rules 400 {\"error_code\": \"INVALID_PARAMETER_VALUE\", ...}",
+              cases=("syntax", "schema", "range", "batch"), status=400, error_body=False),
+    Deviation("other methods answer FastAPI's 405 {\"detail\": ...}", cases=("method",), status=405,
+              error_body=False),
+    Deviation("no body size limit: a 2 MiB body is read and parsed (400: no dataframe_split)",
+              cases=("size",), status=400, error_body=False),
+)
+
+_TORCHSERVE_DEVIATIONS = (
+    Deviation("the contract's bodies on TorchServe's paths: POST /predictions/churn for single and "
+              "batch predictions (the body tells which); /ping for liveness and readiness; "
+              "/models/churn on the management port (TorchServe's model description) for "
+              "/api/v1/model and /info: no contract metadata, no knobs reported by the server"),
+    Deviation("readiness: /ping says Healthy once the frontend listens with the model registered, which "
+              "can be before the worker has loaded the model; requests in that window wait in "
+              "TorchServe's job queue"),
+    Deviation("metrics on a port of their own, TorchServe's and the contract's ml_* through its custom "
+              "metrics API: histograms with the Prometheus Java client's default buckets (5 ms to 10 s) "
+              "and every ml_* series with ModelName, Level and Hostname labels; ml_queue_wait_seconds "
+              "absent (TorchServe's ts_queue_latency_microseconds is the total)"),
+    Deviation("bodies over max_request_bytes answer TorchServe's 413 with an empty body",
+              cases=("size",), status=413, error_body=False),
+    Deviation("GET and PUT on /predictions/churn reach the handler (TorchServe serves predictions on "
+              "them): GET with an empty body answers 422 (not JSON)", cases=("get_on_predict",), status=422),
+    Deviation("PUT with a valid batch is answered like POST", cases=("put_on_batch",), status=200,
+              error_body=False),
+    Deviation("unknown paths answer TorchServe's own 404 body", cases=("not_found",), status=404,
+              error_body=False),
+)
+
+
 _PEER_STACKS: tuple[Stack, ...] = (
     Stack(
         name="kserve",
@@ -351,6 +489,7 @@ _PEER_STACKS: tuple[Stack, ...] = (
         default_port=8011,
         paths=_paths(predict=f"{_V2_MODEL}/infer", batch=f"{_V2_MODEL}/infer", model=_V2_MODEL,
                      info="/v2", health="/v2/health/live", ready="/v2/health/ready"),
+        deviations=_KSERVE_DEVIATIONS,
         loads_before_listening=True,
         python=venv_python("kserve"),
         protocol=OPEN_INFERENCE,
@@ -373,6 +512,7 @@ _PEER_STACKS: tuple[Stack, ...] = (
         knobs=_knobs(workers=1, blas_threads=1, max_batch_size=128, max_queue_delay_us=0,
                      http_threads=8, graceful_timeout_s=10),
         default_port=8012,
+        deviations=_triton_deviations(batching=True),
         **_TRITON,
     ),
     Stack(
@@ -385,6 +525,7 @@ _PEER_STACKS: tuple[Stack, ...] = (
         argv=_triton("--no-batching"),
         knobs=_knobs(workers=1, blas_threads=1, http_threads=8, graceful_timeout_s=10),
         default_port=8014,
+        deviations=_triton_deviations(batching=False),
         **_TRITON,
     ),
     Stack(
@@ -404,6 +545,7 @@ _PEER_STACKS: tuple[Stack, ...] = (
         default_port=8015,
         paths=_paths(predict="/invocations", batch="/invocations", model="/version", info="/version",
                      health="/health", ready="/ping", metrics="/metrics"),
+        deviations=_MLFLOW_DEVIATIONS,
         loads_before_listening=True,
         python=venv_python("mlflow"),
         protocol=MLFLOW_INVOCATIONS,
@@ -442,6 +584,7 @@ _PEER_STACKS: tuple[Stack, ...] = (
                      info="/models/churn", health="/ping", ready="/ping"),
         extra_ports=("management", "metrics", "grpc_inference", "grpc_management"),
         path_ports=MappingProxyType({"model": "management", "info": "management", "metrics": "metrics"}),
+        deviations=_TORCHSERVE_DEVIATIONS,
         python=venv_python("torchserve"),
         protocol=CONTRACT_BODIES,
         ready_timeout_s=120.0,

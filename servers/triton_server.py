@@ -31,6 +31,7 @@ from servers.columns import InvalidColumns, matrix_from_columns
 from servers.numpy_compat import loads
 from servers.protocols import V2_DATATYPES
 from servers.service import ModelService
+from shared_model.schemas import MAX_BATCH_ITEMS
 
 log = logging.getLogger("servebench.triton")
 
@@ -79,11 +80,15 @@ def main() -> None:
     # numpy 1.26 here (PyTriton pins numpy<2): the compatible unpickler, same bytes and checks.
     service.load(loads=loads)
 
+    # With the dynamic batcher, the callable sees requests already joined: Triton's max_batch_size
+    # bounds them. Without it, one call is one request: the contract's limit applies.
+    max_rows = None if not args.no_batching else MAX_BATCH_ITEMS
+
     @batch  # type: ignore[misc]
     def infer(**columns: np.ndarray) -> dict[str, np.ndarray]:
         # One call for every request Triton batched together: columns are [rows, 1] tensors.
         try:
-            matrix = matrix_from_columns(columns, max_rows=None)  # Triton bounds the batch
+            matrix = matrix_from_columns(columns, max_rows=max_rows)
         except InvalidColumns as error:
             raise ValueError(str(error)) from None
         result = service.infer_matrix(matrix)
