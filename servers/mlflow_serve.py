@@ -21,6 +21,7 @@ import atexit
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 from importlib.metadata import version
@@ -73,7 +74,11 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--timeout-s", type=int, default=60)
+    parser.add_argument("--save-to", type=Path, help="only save the model into this directory")
     args = parser.parse_args()
+    if args.save_to is not None:
+        print(save(args.save_to))
+        return
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     # uvicorn reads its options from UVICORN_* variables too: no per-request access log line, as
     # on every other stack (the CLI passes only host, port and workers).
@@ -92,11 +97,14 @@ def main() -> None:
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stop)
-    model = save(directory)
+    # Saved by a child process, so that this one holds no more than `mlflow models serve` does.
+    saved = subprocess.run([sys.executable, "-m", "servers.mlflow_serve", "--port", str(args.port),
+                            "--save-to", str(directory)], check=True, capture_output=True, text=True)
+    model = saved.stdout.strip().splitlines()[-1]
 
     from mlflow.cli import cli
 
-    cli(args=["models", "serve", "--model-uri", str(model), "--env-manager", "local",
+    cli(args=["models", "serve", "--model-uri", model, "--env-manager", "local",
               "--host", args.host, "--port", str(args.port), "--workers", str(args.workers),
               "--timeout", str(args.timeout_s)], prog_name="mlflow")
 

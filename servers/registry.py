@@ -315,7 +315,8 @@ def _paths(**paths: str) -> Mapping[str, str]:
 
 def _triton(*args: str) -> tuple[str, ...]:
     return ("{python}", "-m", "servers.triton_server", "--host", "{host}", "--port", "{port}",
-            "--metrics-port", "{port_metrics}", "--http-threads", "{http_threads}",
+            "--metrics-port", "{port_metrics}", "--instances", "{workers}",
+            "--http-threads", "{http_threads}",
             "--exit-timeout-s", "{graceful_timeout_s}", *args)
 
 
@@ -508,7 +509,8 @@ _PEER_STACKS: tuple[Stack, ...] = (
         # batch is whatever queued while the model was busy), a delay only if measurements show
         # it pays. max_batch_size 128: a request carries up to 100 rows (the contract's batch
         # limit) and Triton refuses requests larger than max_batch_size. http_threads: Triton's
-        # default 8. One model instance (PyTriton's default), for a one-CPU budget.
+        # default 8. workers: model instances (PyTriton binds one callable per instance), one,
+        # PyTriton's default, for a one-CPU budget.
         knobs=_knobs(workers=1, blas_threads=1, max_batch_size=128, max_queue_delay_us=0,
                      http_threads=8, graceful_timeout_s=10),
         default_port=8012,
@@ -542,7 +544,7 @@ _PEER_STACKS: tuple[Stack, ...] = (
         # workers: `mlflow models serve`'s default, one uvicorn worker, for a one-CPU budget.
         # timeout_s: MLflow's default request timeout (MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT).
         knobs=_knobs(workers=1, blas_threads=1, timeout_s=60),
-        default_port=8015,
+        default_port=8016,
         paths=_paths(predict="/invocations", batch="/invocations", model="/version", info="/version",
                      health="/health", ready="/ping", metrics="/metrics"),
         deviations=_MLFLOW_DEVIATIONS,
@@ -579,7 +581,7 @@ _PEER_STACKS: tuple[Stack, ...] = (
         # system_metrics: TorchServe's default, a collector process once a minute.
         knobs=_knobs(workers=1, blas_threads=1, batch_size=64, max_batch_delay_ms=2, response_timeout_s=120,
                      job_queue_size=1000, max_request_bytes=1048576, system_metrics=1),
-        default_port=8016,
+        default_port=8017,
         paths=_paths(predict="/predictions/churn", batch="/predictions/churn", model="/models/churn",
                      info="/models/churn", health="/ping", ready="/ping"),
         extra_ports=("management", "metrics", "grpc_inference", "grpc_management"),

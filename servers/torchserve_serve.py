@@ -89,9 +89,13 @@ def log_config(path: Path) -> Path:
 
 def archive(store: Path, work: Path, args: argparse.Namespace) -> Path:
     """churn.mar in the model store, built by torch-model-archiver."""
-    from shared_model.profiles import profile_from_env
-
-    profile = profile_from_env()
+    # The profile's files, named by a child process: this one stays small (no scikit-learn).
+    named = subprocess.run(
+        [sys.executable, "-c", "from shared_model.profiles import profile_from_env as p; "
+         "print(p().artifact); print(p().metadata_path)"],
+        check=True, capture_output=True, text=True, cwd=REPO_ROOT,
+    )
+    artifact, metadata = named.stdout.split()[-2:]
     model_config = work / "model-config.yaml"
     model_config.write_text(yaml.safe_dump({
         "minWorkers": args.workers,
@@ -102,7 +106,7 @@ def archive(store: Path, work: Path, args: argparse.Namespace) -> Path:
     }))
     subprocess.run(
         [_bin("torch-model-archiver"), "--model-name", MODEL_NAME, "--version", "1.0",
-         "--serialized-file", str(profile.artifact), "--extra-files", str(profile.metadata_path),
+         "--serialized-file", artifact, "--extra-files", metadata,
          "--handler", str(REPO_ROOT / "servers" / "torchserve_handler.py"),
          "--config-file", str(model_config), "--export-path", str(store), "--force"],
         check=True,

@@ -64,6 +64,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--metrics-port", type=int, required=True)
     parser.add_argument("--no-batching", action="store_true")
+    parser.add_argument("--instances", type=int, default=1, help="model instances (one callable each)")
     parser.add_argument("--max-batch-size", type=int, default=128)
     parser.add_argument("--max-queue-delay-us", type=int, default=0)
     parser.add_argument("--http-threads", type=int, default=8)
@@ -124,7 +125,9 @@ def main() -> None:
     )
     _stop_on_sigterm()
     with Triton(config=triton_config) as triton:
-        triton.bind(model_name=MODEL_NAME, infer_func=infer, inputs=inputs, outputs=outputs,
+        # One callable per model instance: PyTriton's way to ask Triton for several instances.
+        callables = infer if args.instances == 1 else [infer] * args.instances
+        triton.bind(model_name=MODEL_NAME, infer_func=callables, inputs=inputs, outputs=outputs,
                     config=config, strict=True)
         service.freeze_startup_heap()  # after PyTriton's own startup allocations
         triton.serve()

@@ -37,10 +37,10 @@ class Started:
         self.tree = tree
 
 
-def _start(stack: Stack) -> Started:
+def _start(stack: Stack, log_dir: Path) -> Started:
     if not Path(stack.python).exists():
         pytest.skip(f"{stack.name}: no {stack.python} (make envs)")
-    server = ServerProcess(stack).start()
+    server = ServerProcess(stack, log_path=log_dir / f"{stack.name}.log").start()
     seen: list[object] = []
     deadline = server.started_at + stack.ready_timeout_s
     try:
@@ -64,8 +64,8 @@ def _start(stack: Stack) -> Started:
 
 
 @pytest.fixture(scope="module", params=PEERS)
-def peer(request: pytest.FixtureRequest) -> Iterator[Started]:
-    started = _start(STACKS[request.param])
+def peer(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Started]:
+    started = _start(STACKS[request.param], tmp_path_factory.mktemp("peer-logs"))
     try:
         yield started
     finally:
@@ -182,13 +182,13 @@ def test_stop_leaves_no_process(peer: Started) -> None:
     assert not leftover, leftover
 
 
-def test_torchserve_answers_requests_sent_before_its_worker_loaded() -> None:
+def test_torchserve_answers_requests_sent_before_its_worker_loaded(tmp_path: Path) -> None:
     """TorchServe's /ping can say Healthy while the worker still loads (declared): a request
     sent then waits in TorchServe's queue and is answered once the model is there."""
     stack = STACKS["torchserve"]
     if not Path(stack.python).exists():
         pytest.skip("no TorchServe environment (make envs)")
-    server = ServerProcess(stack, env={"SERVEBENCH_LOAD_DELAY_S": "4"})
+    server = ServerProcess(stack, env={"SERVEBENCH_LOAD_DELAY_S": "4"}, log_path=tmp_path / "torchserve.log")
     with server:
         response = _send(server, stack.protocol.request([SEED_EXAMPLE], False, stack.paths))
         assert response.status_code == 200, response.text
