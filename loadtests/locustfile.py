@@ -214,7 +214,7 @@ class Controller:
 
 
 def _scrape() -> str | None:
-    return scrape(PLAN.host + PLAN.metrics_path)
+    return scrape(PLAN.metrics_url)
 
 
 @events.init.add_listener

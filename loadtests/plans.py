@@ -49,7 +49,7 @@ class ClosedPlan(_Model):
 
     traffic: Traffic
     host: str
-    metrics_path: str
+    metrics_url: str  # the stack's /metrics (some frameworks serve it on a port of their own)
     warmup_s: float
     measure_s: float
     drain_timeout_s: float

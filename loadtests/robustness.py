@@ -21,18 +21,17 @@ from loadtests.session import ModelUnderTest, Session, run_session
 from servebench.results.declarations import RUN_FLAGS
 from servebench.results.kinds import CaseResult, RobustnessRecord, RobustnessRun
 from servers.process import ServerProcess
+from servers.protocols import NativeRequest
 from servers.registry import STACKS
 from shared_model.cases import BAD, SEED_EXAMPLE, BadCase
 
 CASE_TIMEOUT_S = 15.0
 
 
-def _send(client: httpx.Client, case: BadCase) -> tuple[int | None, bytes]:
+def _send(client: httpx.Client, native: NativeRequest) -> tuple[int | None, bytes]:
     try:
-        response = client.request(
-            case.method, case.path, content=case.body,
-            headers={"content-type": case.content_type, **case.headers},
-        )
+        response = client.request(native.method, native.path, content=native.body,
+                                  headers=dict(native.headers))
     except httpx.HTTPError:
         return None, b""
     return response.status_code, response.content
@@ -44,16 +43,17 @@ def slow_body_case() -> BadCase:
     return BadCase("slow_body", "slow", "/api/v1/predict", body, 422)
 
 
-def _send_slowly(server: ServerProcess, case: BadCase, gap_s: float = 0.005) -> tuple[int | None, bytes]:
+def _send_slowly(server: ServerProcess, native: NativeRequest,
+                 gap_s: float = 0.005) -> tuple[int | None, bytes]:
+    headers = "".join(f"{name}: {value}\r\n" for name, value in native.headers.items())
     head = (
-        f"{case.method} {case.path} HTTP/1.1\r\nHost: {server.host}\r\n"
-        f"Content-Type: {case.content_type}\r\nContent-Length: {len(case.body)}\r\n"
-        "Connection: close\r\n\r\n"
+        f"{native.method} {native.path} HTTP/1.1\r\nHost: {server.host}\r\n{headers}"
+        f"Content-Length: {len(native.body)}\r\nConnection: close\r\n\r\n"
     ).encode()
     try:
         with socket.create_connection((server.host, server.port), timeout=CASE_TIMEOUT_S) as sock:
             sock.sendall(head)
-            for byte in case.body:
+            for byte in native.body:
                 sock.sendall(bytes([byte]))
                 time.sleep(gap_s)
             raw = b""
@@ -74,14 +74,17 @@ def probe(server: ServerProcess) -> list[CaseResult]:
     results = []
     with httpx.Client(base_url=server.url, timeout=CASE_TIMEOUT_S) as client:
         for case in (*BAD, slow_body_case()):
+            native = stack.protocol.bad_request(case, stack.paths)
+            if native is None:  # the protocol cannot carry it (e.g. the contract's batch envelope)
+                continue
             started = time.perf_counter()
             if case.group == "slow":
-                status, body = _send_slowly(server, case)
+                status, body = _send_slowly(server, native)
             else:
-                status, body = _send(client, case)
+                status, body = _send(client, native)
             latency_ms = (time.perf_counter() - started) * 1000
             try:
-                ready = client.get(stack.paths["ready"]).status_code == 200
+                ready = client.get(server.url_for("ready")).status_code == 200
             except httpx.HTTPError:
                 ready = False
             error_body = status is not None and is_error_body(body)

@@ -109,7 +109,7 @@ def run_session(stack: Stack, model: ModelUnderTest, cpus: tuple[int, ...] | Non
         server.start()
         ended.ready_s = server.wait_ready()
         if verification != "none":
-            ended.checks = verify(server.url, stack, model.golden, model.name, model.fingerprint,
+            ended.checks = verify(server, model.golden, model.name, model.fingerprint,
                                   bad_inputs=verification == "full")
             problem = _failed_checks(ended.checks)
             if problem:

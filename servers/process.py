@@ -72,6 +72,8 @@ class ServerProcess:
         self.cwd = cwd  # the source tree the stack runs from (another commit's, for the gate)
         self.host = host
         self.port = port or free_port(host)
+        # The stack's other listening ports (management, metrics, gRPC), free ones by name.
+        self.extra_ports = {name: free_port(host) for name in stack.extra_ports}
         self.cpus = tuple(cpus) if cpus else None
         self.extra_env = dict(env or {})
         self._own_log = log_path is None
@@ -85,8 +87,14 @@ class ServerProcess:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+    def url_for(self, kind: str) -> str:
+        """Full URL of one of the stack's paths, on the port that serves it."""
+        port_name = self.stack.path_ports.get(kind)
+        port = self.extra_ports[port_name] if port_name else self.port
+        return f"http://{self.host}:{port}{self.stack.paths[kind]}"
+
     def command(self) -> list[str]:
-        argv = self.stack.command(self.host, self.port)
+        argv = self.stack.command(self.host, self.port, self.extra_ports)
         if self.cpus:
             # Children inherit the affinity: the whole process tree stays on these CPUs.
             argv = ["taskset", "--cpu-list", ",".join(map(str, self.cpus)), *argv]
@@ -119,7 +127,7 @@ class ServerProcess:
         """Poll the readiness path until 200; returns seconds from start to ready."""
         assert self.proc is not None, "start() first"
         deadline = self.started_at + (timeout_s or self.stack.ready_timeout_s)
-        ready_url = self.url + self.stack.paths["ready"]
+        ready_url = self.url_for("ready")
         with httpx.Client(timeout=2.0) as client:
             while time.monotonic() < deadline:
                 if self.proc.poll() is not None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
-from servers.protocols import CONTRACT, Protocol
+from servers.protocols import CONTRACT, CONTRACT_BODIES, MLFLOW_INVOCATIONS, OPEN_INFERENCE, Protocol
 from shared_model.cases import BadCase
 
 Knobs = Mapping[str, Any]
@@ -89,6 +89,13 @@ class Stack:
     python: str = field(default_factory=lambda: sys.executable)  # another venv if isolated
     protocol: Protocol = CONTRACT  # how clients ask it for predictions (servers/protocols.py)
     targets: tuple[Target, ...] = ()  # performance targets the report judges it against
+    # Ports a stack listens on besides {port} (a management API, a metrics server, gRPC): argv
+    # templates {port_<name>}. ServerProcess gives each a free port; `command` without them
+    # uses port + 1, port + 2, ... in this order (fixed ports for `servebench serve`).
+    extra_ports: tuple[str, ...] = ()
+    # Path kinds served on one of the extra ports instead of {port}: kind -> port name
+    # (Triton and TorchServe answer /metrics on a metrics port of their own).
+    path_ports: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def aggregates_metrics(self) -> bool:
@@ -101,8 +108,17 @@ class Stack:
             raise ValueError(f"{self.name} has no knob(s) {sorted(unknown)}; see `make stacks`")
         return replace(self, knobs=MappingProxyType({**self.knobs, **overrides}))
 
-    def command(self, host: str, port: int) -> list[str]:
+    def ports_for(self, port: int, extra: Mapping[str, int] | None = None) -> dict[str, int]:
+        """Every extra port by name: the given ones, else port + 1, port + 2, ..."""
+        given = dict(extra or {})
+        unknown = set(given) - set(self.extra_ports)
+        if unknown:
+            raise ValueError(f"{self.name} has no extra port(s) {sorted(unknown)}")
+        return {name: given.get(name, port + 1 + i) for i, name in enumerate(self.extra_ports)}
+
+    def command(self, host: str, port: int, extra_ports: Mapping[str, int] | None = None) -> list[str]:
         values = {**self.knobs, "python": self.python, "host": host, "port": port}
+        values.update({f"port_{name}": value for name, value in self.ports_for(port, extra_ports).items()})
         return [part.format(**values) for part in self.argv]
 
     def env(self) -> dict[str, str]:
@@ -183,6 +199,173 @@ BATCHER_TARGETS = (
     Target("peak predictions against the same server's framework ceiling", "rps", None, "ceiling", 0.6,
            False, "ceiling peak"),
 )
+
+
+# Frameworks that serve their own protocol (servers/protocols.py) rather than the contract's
+# paths, each from its own virtual environment (servers/envs/).
+_V2_MODEL = "/v2/models/churn"
+
+
+def _paths(**paths: str) -> Mapping[str, str]:
+    return MappingProxyType({**PATHS, **paths})
+
+
+def _triton(*args: str) -> tuple[str, ...]:
+    return ("{python}", "-m", "servers.triton_server", "--host", "{host}", "--port", "{port}",
+            "--metrics-port", "{port_metrics}", "--instances", "{workers}",
+            "--http-threads", "{http_threads}",
+            "--exit-timeout-s", "{graceful_timeout_s}", *args)
+
+
+_TRITON: dict[str, Any] = {
+    "paths": _paths(predict=f"{_V2_MODEL}/infer", batch=f"{_V2_MODEL}/infer", model=f"{_V2_MODEL}/config",
+                    info="/v2", health="/v2/health/live", ready=f"{_V2_MODEL}/ready"),
+    "extra_ports": ("metrics",),
+    "path_ports": MappingProxyType({"metrics": "metrics"}),
+    "python": venv_python("triton"),
+    "protocol": OPEN_INFERENCE,
+    "ready_timeout_s": 120.0,
+}
+
+
+# Declared deviations of the peer stacks, measured by tests/integration/test_peer_stacks.py with
+# the contract's bad rows sent through each stack's protocol. Where a framework lets the server
+# decide (KServe's InvalidInput, MLflow's MlflowException, TorchServe's per-request status),
+# bad input gets a 4xx from our code; the rest is the framework's own answer.
+_V2_PROTOCOL = (
+    "serves the Open Inference (KServe v2) protocol, not the contract's paths: "
+    "/v2/models/churn/infer for single and batch predictions (rows as [n, 1] tensors, one per "
+    "field; outputs prediction and probability), /v2/health/live for liveness, "
+)
+_KSERVE_DEVIATIONS = (
+    Deviation(_V2_PROTOCOL + "/v2/health/ready for readiness, /v2/models/churn (KServe's model "
+              "metadata) instead of /api/v1/model; no /info (/v2 is KServe's server metadata): the "
+              "server does not report its knobs", cases=("info",)),
+    Deviation("a body that is no v2 request and holds NaN or Infinity answers 500: FastAPI's 422 answer "
+              "echoes the input and cannot encode those values",
+              cases=("nan_token", "infinity_token", "negative_infinity_token"), status=500, error_body=False),
+    Deviation("a JSON string body (read as binary tensor data), or one FastAPI cannot decode (invalid "
+              "UTF-8, nesting too deep), answers 400", cases=("json_string", "invalid_utf8", "deeply_nested"),
+              status=400, error_body=False),
+    Deviation("application/json-patch+json is read as JSON and answered", cases=("json_patch_type",),
+              status=200, error_body=False),
+    Deviation("other bodies that are no v2 inference request (malformed JSON, not an object, empty) "
+              "answer FastAPI's 422 validation body", cases=("syntax",), status=422, error_body=False),
+    Deviation("no media-type check: a body sent with another Content-Type is read as binary tensor "
+              "data and answers 400 {\"error\": ...}", cases=("media_type",), status=400, error_body=False),
+    Deviation("a one-element list for a number is the same tensor in v2 JSON (data may nest): answered",
+              cases=("list_for_float",), status=200, error_body=False),
+    Deviation("rows that break the contract's rules (types, bounds, categories, total below monthly, "
+              "missing or unknown fields, over 100 rows) answer KServe's InvalidInput: 400 "
+              "{\"error\": \"<row>.<field>: <rule>\"}", cases=("schema", "range", "batch"), status=400,
+              error_body=False),
+    Deviation("other methods answer FastAPI's 405 {\"detail\": ...}", cases=("method",), status=405,
+              error_body=False),
+    Deviation("no body size limit: a 2 MiB body is read and parsed (422: it is no inference request)",
+              cases=("size",), status=422, error_body=False),
+    Deviation("ml_* metrics: the endpoint label is taken from the rows in a request (one row: single); "
+              "ml_queue_wait_seconds stays empty (no batching); bodies KServe rejects before the model "
+              "(syntax) are not counted in ml_errors_total; with workers > 1, /metrics shows the "
+              "answering worker only (KServe renders its default registry)"),
+)
+
+
+def _triton_deviations(batching: bool) -> tuple[Deviation, ...]:
+    rows = (
+        Deviation("up to max_batch_size rows per request are answered: Triton joins requests before the "
+                  "inference callable sees them, so the contract's 100-row limit is not enforced",
+                  cases=("batch_too_many",), status=200, error_body=False)
+        if batching else
+        Deviation("over 100 rows in a request make the inference callable raise: 500, as for bad values",
+                  cases=("batch_too_many",), status=500, error_body=False)
+    )
+    return (
+        Deviation(_V2_PROTOCOL + "/v2/models/churn/ready for readiness (the model's: Triton's "
+                  "/v2/health/ready is true before PyTriton has loaded the model), /v2/models/churn/config "
+                  "instead of /api/v1/model; no /info (/v2 is Triton's server metadata)", cases=("info",)),
+        Deviation("not ready: the port opens before the model is loaded and readiness answers 400 "
+                  "{\"error\": \"Model version not ready\"}", cases=("not_ready",), status=400,
+                  error_body=False),
+        Deviation("metrics on a port of their own, Triton's (nv_inference_*, nv_cpu_*); no ml_* metrics: "
+                  "the inference callable runs in the PyTriton process, outside Triton's Python backend "
+                  "and its custom-metrics API", cases=("ml_metrics",)),
+        Deviation("a one-element list for a number is the same tensor in v2 JSON (data may nest): answered",
+                  cases=("list_for_float",), status=200, error_body=False),
+        Deviation("missing, unknown or no inputs (and an empty body) answer Triton's 400 {\"error\": ...}",
+                  cases=("missing_field", "extra_field", "empty_object", "unicode_field_name", "empty_body"),
+                  status=400, error_body=False),
+        Deviation("bodies Triton cannot parse as a v2 request, and tensor values of the wrong JSON type "
+                  "(a string or 24.5 for INT64, 1 for BOOL, null), answer 500 {\"error\": ...} from "
+                  "Triton's HTTP front end", cases=("syntax", "schema"), status=500, error_body=False),
+        Deviation("no media-type check: a v2 body with any Content-Type is answered",
+                  cases=("media_type",), status=200, error_body=False),
+        Deviation("values that break the contract's rules (bounds, categories, total below monthly) make "
+                  "the inference callable raise; PyTriton answers 500 with the formatted Python traceback "
+                  "in the error text" + (", and fails every request Triton batched with the bad one"
+                                         if batching else ""),
+                  cases=("range", "unknown_contract", "unknown_payment", "uppercase_enum", "unicode_enum",
+                         "long_string", "batch_one_bad_item"), status=500, error_body=False),
+        rows,
+        Deviation("other methods answer 405 {\"error\": ...}", cases=("method",), status=405,
+                  error_body=False),
+        Deviation("no body size limit: a 2 MiB body is read (500: it is no inference request)",
+                  cases=("size",), status=500, error_body=False),
+    )
+
+
+_MLFLOW_DEVIATIONS = (
+    Deviation("serves MLflow's scoring protocol, not the contract's paths: POST /invocations with a "
+              "dataframe_split table for single and batch predictions, answered {\"predictions\": "
+              "[{prediction, no_churn, churn}]}; /ping and /health both say the model is loaded (the "
+              "port opens only then); /version (MLflow's version) stands for /api/v1/model and /info: "
+              "no model metadata, no knobs", cases=("info",)),
+    Deviation("no /metrics (404): MLflow's scoring server exports no metrics and has no hook for routes",
+              cases=("metrics", "ml_metrics"), status=404, error_body=False),
+    Deviation("a request without Content-Type makes MLflow's scoring server fail (AttributeError): 500 "
+              "text/plain, and the connection closes", cases=("no_content_type",), status=500,
+              error_body=False),
+    Deviation("other media types answer MLflow's 415 text/plain", cases=("media_type",), status=415,
+              error_body=False),
+    Deviation("JSON nested too deep makes MLflow's JSON decoding fail: 500 text/plain",
+              cases=("deeply_nested",), status=500, error_body=False),
+    Deviation("MLflow's signature enforcement converts values before the model sees them (\"24\" and 24.5 "
+              "for a long become 24, true for a long 1, \"yes\" and 1 for a boolean true) and drops "
+              "unknown columns: answered 200",
+              cases=("string_for_int", "float_for_int", "bool_for_int", "string_for_bool", "int_for_bool",
+                     "extra_field"), status=200, error_body=False),
+    Deviation("bodies MLflow cannot read (malformed JSON, not an object, no dataframe_split) and values "
+              "its signature cannot convert answer 400 {\"error_code\": \"BAD_REQUEST\", ...}; values "
+              "that break the contract's rules 400 {\"error_code\": \"INVALID_PARAMETER_VALUE\", ...}",
+              cases=("syntax", "schema", "range", "batch"), status=400, error_body=False),
+    Deviation("other methods answer FastAPI's 405 {\"detail\": ...}", cases=("method",), status=405,
+              error_body=False),
+    Deviation("no body size limit: a 2 MiB body is read and parsed (400: no dataframe_split)",
+              cases=("size",), status=400, error_body=False),
+)
+
+_TORCHSERVE_DEVIATIONS = (
+    Deviation("the contract's bodies on TorchServe's paths: POST /predictions/churn for single and "
+              "batch predictions (the body tells which); /ping for liveness and readiness; "
+              "/models/churn on the management port (TorchServe's model description) for "
+              "/api/v1/model and /info: no contract metadata, no knobs reported by the server",
+              cases=("info",)),
+    Deviation("readiness: /ping says Healthy once the frontend listens with the model registered, which "
+              "can be before the worker has loaded the model; requests in that window wait in "
+              "TorchServe's job queue"),
+    Deviation("metrics on a port of their own, TorchServe's and the contract's ml_* through its custom "
+              "metrics API: histograms with the Prometheus Java client's default buckets (5 ms to 10 s) "
+              "and every ml_* series with ModelName, Level and Hostname labels; ml_queue_wait_seconds "
+              "absent (TorchServe's ts_queue_latency_microseconds is the total)", cases=("queue_wait",)),
+    Deviation("bodies over max_request_bytes answer TorchServe's 413 with an empty body",
+              cases=("size",), status=413, error_body=False),
+    Deviation("GET and PUT on /predictions/churn reach the handler (TorchServe serves predictions on "
+              "them): GET with an empty body answers 422 (not JSON)", cases=("get_on_predict",), status=422),
+    Deviation("PUT with a valid batch is answered like POST", cases=("put_on_batch",), status=200,
+              error_body=False),
+    Deviation("unknown paths answer TorchServe's own 404 body", cases=("not_found",), status=404,
+              error_body=False),
+)
+
 
 _STACK_LIST: tuple[Stack, ...] = (
     Stack(
@@ -325,6 +508,132 @@ _STACK_LIST: tuple[Stack, ...] = (
         deviations=(_sigterm_500("LitServe"),),
         multiprocess_metrics=True,
         memory_mib=1024,  # as litserve
+    ),
+    Stack(
+        name="kserve",
+        title="KServe ModelServer, custom kserve.Model",
+        description="KServe's Python ModelServer (uvicorn, FastAPI) with a kserve.Model subclass: "
+        "Open Inference (v2) tensors in, one model call per request, run synchronously on the "
+        "event loop as KServe runs a sync predict; gRPC off.",
+        role="peer",
+        packages=("kserve", "fastapi", "uvicorn", "pydantic"),
+        tags=("kserve",),
+        argv=(
+            "{python}", "-m", "servers.kserve_server", "--host", "{host}", "--http_port", "{port}",
+            "--workers", "{workers}", "--enable_grpc", "false", "--enable_latency_logging", "false",
+            "--timeout-keep-alive", "{keepalive_s}", "--model_name", "churn",
+        ),
+        # workers: KServe's default, one uvicorn process, for a one-CPU budget (KServe scales by
+        # replicas, not workers). keepalive_s: KServe's default 65 s, longer than a proxy's idle
+        # timeout. Latency logging (a log line per request) off, as access logs are on every stack.
+        knobs=_knobs(workers=1, blas_threads=1, keepalive_s=65),
+        default_port=8011,
+        paths=_paths(predict=f"{_V2_MODEL}/infer", batch=f"{_V2_MODEL}/infer", model=_V2_MODEL,
+                     info="/v2", health="/v2/health/live", ready="/v2/health/ready"),
+        deviations=_KSERVE_DEVIATIONS,
+        loads_before_listening=True,
+        python=venv_python("kserve"),
+        protocol=OPEN_INFERENCE,
+    ),
+    Stack(
+        name="triton",
+        title="NVIDIA Triton (PyTriton, CPU), dynamic batcher",
+        description="Triton Inference Server from PyTriton's wheel, on the CPU: Triton parses "
+        "Open Inference (v2) requests and its dynamic batcher joins queued requests into one "
+        "batch, which its Python backend hands to the inference callable in the PyTriton "
+        "process: one model call per batch.",
+        role="peer",
+        packages=("nvidia-pytriton", "tritonclient", "numpy"),
+        tags=("triton",),
+        argv=_triton("--max-batch-size", "{max_batch_size}", "--max-queue-delay-us", "{max_queue_delay_us}"),
+        # Triton's batcher guide: dynamic_batching with its defaults first (no queue delay: a
+        # batch is whatever queued while the model was busy), a delay only if measurements show
+        # it pays. max_batch_size 128: a request carries up to 100 rows (the contract's batch
+        # limit) and Triton refuses requests larger than max_batch_size. http_threads: Triton's
+        # default 8. workers: model instances (PyTriton binds one callable per instance), one,
+        # PyTriton's default, for a one-CPU budget.
+        knobs=_knobs(workers=1, blas_threads=1, max_batch_size=128, max_queue_delay_us=0,
+                     http_threads=8, graceful_timeout_s=10),
+        default_port=8012,
+        deviations=_triton_deviations(batching=True),
+        **_TRITON,
+    ),
+    Stack(
+        name="triton_nobatch",
+        title="NVIDIA Triton (PyTriton, CPU), no batching",
+        description="The same Triton server with batching off (no batch dimension, no dynamic "
+        "batcher): one model call per request.",
+        role="peer",
+        packages=("nvidia-pytriton", "tritonclient", "numpy"),
+        tags=("triton",),
+        argv=_triton("--no-batching"),
+        knobs=_knobs(workers=1, blas_threads=1, http_threads=8, graceful_timeout_s=10),
+        default_port=8014,
+        deviations=_triton_deviations(batching=False),
+        **_TRITON,
+    ),
+    Stack(
+        name="mlflow",
+        title="MLflow Models, mlflow models serve",
+        description="A custom pyfunc model (MLflow's models-from-code) served by `mlflow models "
+        "serve --env-manager local`: MLflow's scoring server (FastAPI on uvicorn) parses "
+        "/invocations into a pandas DataFrame, enforces the model's column signature and calls "
+        "predict in a worker thread: one model call per request, no batching.",
+        role="peer",
+        packages=("mlflow", "mlflow-skinny", "fastapi", "uvicorn", "pandas"),
+        tags=("mlflow",),
+        argv=("{python}", "-m", "servers.mlflow_serve", "--host", "{host}", "--port", "{port}",
+              "--workers", "{workers}", "--timeout-s", "{timeout_s}"),
+        # workers: `mlflow models serve`'s default, one uvicorn worker, for a one-CPU budget.
+        # timeout_s: MLflow's default request timeout (MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT).
+        knobs=_knobs(workers=1, blas_threads=1, timeout_s=60),
+        default_port=8016,
+        paths=_paths(predict="/invocations", batch="/invocations", model="/version", info="/version",
+                     health="/health", ready="/ping", metrics="/metrics"),
+        deviations=_MLFLOW_DEVIATIONS,
+        loads_before_listening=True,
+        python=venv_python("mlflow"),
+        protocol=MLFLOW_INVOCATIONS,
+    ),
+    Stack(
+        name="torchserve",
+        title="TorchServe, custom handler, frontend batching",
+        description="TorchServe (upstream: limited maintenance, no planned updates or security "
+        "fixes) with a custom non-PyTorch handler: its Java frontend queues requests and batches "
+        "up to batch_size of them, waiting at most max_batch_delay_ms even when idle, for one "
+        "Python worker; the handler validates each request with the contract's parsers and makes "
+        "one model call per batch.",
+        role="peer",
+        packages=("torchserve", "torch-model-archiver", "torch"),
+        tags=("torchserve",),
+        argv=(
+            "{python}", "-m", "servers.torchserve_serve", "--host", "{host}", "--port", "{port}",
+            "--management-port", "{port_management}", "--metrics-port", "{port_metrics}",
+            "--grpc-inference-port", "{port_grpc_inference}",
+            "--grpc-management-port", "{port_grpc_management}", "--workers", "{workers}",
+            "--batch-size", "{batch_size}", "--max-batch-delay-ms", "{max_batch_delay_ms}",
+            "--response-timeout-s", "{response_timeout_s}", "--job-queue-size", "{job_queue_size}",
+            "--max-request-bytes", "{max_request_bytes}", "--system-metrics", "{system_metrics}",
+        ),
+        # workers: TorchServe's default_workers_per_model is the CPUs the JVM sees, one on a
+        # one-CPU budget. batch_size and max_batch_delay are the settings TorchServe's
+        # performance guide tunes first; the frontend waits up to max_batch_delay for a full
+        # batch even when idle, so 2 ms, the window of fastapi_batcher and litserve, with
+        # fastapi_batcher's batch size. job_queue_size 1000: TorchServe's Docker image's
+        # config.properties (default 100). response_timeout_s: TorchServe's default.
+        # max_request_bytes: the contract's 1 MiB limit (TorchServe's default is 6.5 MB).
+        # system_metrics: TorchServe's default, a collector process once a minute.
+        knobs=_knobs(workers=1, blas_threads=1, batch_size=64, max_batch_delay_ms=2, response_timeout_s=120,
+                     job_queue_size=1000, max_request_bytes=1048576, system_metrics=1),
+        default_port=8017,
+        paths=_paths(predict="/predictions/churn", batch="/predictions/churn", model="/models/churn",
+                     info="/models/churn", health="/ping", ready="/ping"),
+        extra_ports=("management", "metrics", "grpc_inference", "grpc_management"),
+        path_ports=MappingProxyType({"model": "management", "info": "management", "metrics": "metrics"}),
+        deviations=_TORCHSERVE_DEVIATIONS,
+        python=venv_python("torchserve"),
+        protocol=CONTRACT_BODIES,
+        ready_timeout_s=120.0,
     ),
 )
 

@@ -6,11 +6,14 @@ import gc
 import json
 import logging
 import os
+import pickle
 import platform
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,6 +28,16 @@ from shared_model.profiles import profile_from_env
 log = logging.getLogger("servebench.service")
 
 EXIT_MODEL_LOAD_FAILED = 3
+
+
+@dataclass(frozen=True)
+class ArtifactCopy:
+    """A model profile whose artifact and metadata are copies a framework keeps with its model
+    (an MLflow model's artifacts, a TorchServe archive); Predictor.load checks them the same way."""
+
+    name: str
+    artifact: Path
+    metadata_path: Path
 
 
 class ModelService:
@@ -58,12 +71,19 @@ class ModelService:
             )
             self._loader.start()
 
-    def load(self) -> None:
-        """Load now, in this thread; a failure raises."""
+    def load(self, copy: ArtifactCopy | None = None, loads: Callable[[bytes], Any] = pickle.loads) -> None:
+        """Load now, in this thread; a failure raises.
+
+        `copy`: the profile's artifact as a framework keeps it with its model (checked against
+        its metadata's sha256 all the same); `loads`: the unpickler (see Predictor.load).
+        """
         delay = float(os.environ.get("SERVEBENCH_LOAD_DELAY_S", "0") or 0)
         if delay:
             time.sleep(delay)  # test knob: makes the not-ready window observable
-        self.predictor = Predictor.load(self.profile)
+        if copy is None:
+            self.predictor = Predictor.load(self.profile, loads=loads)
+        else:
+            self.predictor = Predictor.load(copy, build_if_missing=False, loads=loads)  # type: ignore[arg-type]
         log.info("model %s loaded (sha256 %s)", self.profile.name, self.predictor.fingerprint)
         self.freeze_startup_heap()
 

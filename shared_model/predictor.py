@@ -6,7 +6,7 @@ import json
 import os
 import pickle
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,7 +48,17 @@ class Predictor:
         self.slowdown_us = _slowdown_us()
 
     @classmethod
-    def load(cls, profile: ModelProfile | None = None, build_if_missing: bool = True) -> Predictor:
+    def load(
+        cls,
+        profile: ModelProfile | None = None,
+        build_if_missing: bool = True,
+        loads: Callable[[bytes], Any] = pickle.loads,
+    ) -> Predictor:
+        """The profile's artifact, refused unless its bytes match the metadata's sha256.
+
+        `loads` unpickles those bytes (another environment may need a compatible unpickler,
+        see servers/numpy_compat.py).
+        """
         profile = profile or profile_from_env()
         if build_if_missing:
             ensure_trained(profile)
@@ -66,7 +76,7 @@ class Predictor:
         if metadata.get("columns") != list(COLUMNS):
             raise ArtifactError(f"{profile.artifact} was trained on other columns; rebuild it")
         # Unpickle the very bytes that were hashed, never a second read of the file.
-        return cls(pickle.loads(blob), metadata)
+        return cls(loads(blob), metadata)
 
     def predict_batch(self, X: np.ndarray) -> Predictions:
         """The only primitive: one model call for the whole matrix."""

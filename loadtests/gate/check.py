@@ -65,7 +65,7 @@ def _one_process(name: str, side: str, tree: Path, model: ModelUnderTest, refere
                  pinning: Pinning, log: Path, env: dict[str, str], measured: _Measured) -> str | None:
     """One fresh process of one side; the reason it failed, or None."""
     def take(session: Session) -> None:
-        info = httpx.get(session.server.url + session.server.stack.paths["info"], timeout=10).json()
+        info = httpx.get(session.server.url_for("info"), timeout=10).json()
         measured.runs[side].append(sample(session.server, model.golden, reference.plan))
         measured.info[side] = info
 

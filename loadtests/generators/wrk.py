@@ -235,7 +235,7 @@ class Wrk:
             script_path = raw_dir / f"{name}.lua"
             script_path.write_text(script(pool, out))
             run = run_phase(settings, plan.host, users, seconds, script_path, out, log, server)
-            text, drained = settle(plan.host + plan.metrics_path, plan.drain_timeout_s)
+            text, drained = settle(plan.metrics_url, plan.drain_timeout_s)
             runs.append(run)
             if run.result is None:
                 failure = "timed out" if run.exit_code is None else f"no result (exit {run.exit_code})"
