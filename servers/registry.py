@@ -155,6 +155,30 @@ def _no_queue_wait(dispatcher: str) -> Deviation:
                      "how long each request waited for its batch")
 
 
+# Ray Serve: a launcher that starts Ray itself and deploys servers/ray_serve_deployment.py.
+_RAY_SERVE = ("{python}", "-m", "servers.ray_serve_app", "--host", "{host}", "--port", "{port}")
+# workers is Serve's num_replicas. replica_cpus is each replica's ray_actor_options.num_cpus:
+# a scheduling reservation (Ray does not limit the CPU use), fractional so that the replicas
+# fit the node's CPU count, which the launcher sets to the CPUs it is pinned to.
+# max_ongoing_requests (Serve's default 5) is raised as Serve's performance guide advises for
+# async replicas, and must exceed max_batch_size for batches to fill; max_queued_requests -1
+# is Serve's default (no bound on the proxy's queue; a bound answers 503 with Serve's own
+# body). request_timeout_s is the proxy's end-to-end timeout the guide recommends;
+# graceful_timeout_s is the deployment's graceful_shutdown_timeout_s; throughput_flags=1
+# applies the guide's throughput-optimized flags (see servers/ray_serve_app.py).
+_RAY_KNOBS = {"workers": 1, "replica_cpus": 0.5, "blas_threads": 1, "graceful_timeout_s": 10,
+              "max_ongoing_requests": 128, "max_queued_requests": -1, "request_timeout_s": 10,
+              "throughput_flags": 1}
+
+
+def _ray_deviations() -> tuple[Deviation, ...]:
+    return (
+        Deviation("A request past request_timeout_s gets Serve's proxy answer, 408 with a "
+                  "plain-text body, instead of 504 timeout", cases=("request_timeout",), status=408,
+                  error_body=False),
+    )
+
+
 _STACK_LIST: tuple[Stack, ...] = (
     Stack(
         name="flask_gunicorn",
@@ -285,6 +309,44 @@ _STACK_LIST: tuple[Stack, ...] = (
         deviations=(_sigterm_500("LitServe"),),
         multiprocess_metrics=True,
         memory_mib=1024,  # as litserve
+    ),
+    Stack(
+        name="ray_serve",
+        title="Ray Serve, @serve.batch in the replica",
+        description="Serve's HTTP proxy actor passes requests to a replica actor whose FastAPI "
+        "ingress (@serve.ingress) parses them; single predictions go through @serve.batch, "
+        "which collects up to max_batch_size requests or batch_wait_timeout_s, then makes one "
+        "model call in the replica's model thread.",
+        role="peer",
+        packages=("ray",),
+        argv=_RAY_SERVE,
+        # Batching as Serve's batching guide describes: max_batch_size a power of two (64, as
+        # every batching stack here), batch_wait_timeout_s well under the latency target: 2 ms,
+        # the same window as fastapi_batcher and litserve. max_concurrent_batches stays 1
+        # (Serve's default): the replica has one model thread.
+        knobs=_knobs(**_RAY_KNOBS, max_batch_size=64, batch_wait_timeout_s=0.002),
+        default_port=8009,
+        deviations=_ray_deviations(),
+        ready_timeout_s=120.0,
+        multiprocess_metrics=True,
+        memory_mib=2048,
+        python=venv_python("ray"),
+    ),
+    Stack(
+        name="ray_serve_nobatch",
+        title="Ray Serve, no batching",
+        description="The same Serve deployment without @serve.batch: one model call per "
+        "request, in the replica's model thread.",
+        role="peer",
+        packages=("ray",),
+        argv=_RAY_SERVE,
+        knobs=_knobs(**_RAY_KNOBS, max_batch_size=1),
+        default_port=8010,
+        deviations=_ray_deviations(),
+        ready_timeout_s=120.0,
+        multiprocess_metrics=True,
+        memory_mib=2048,
+        python=venv_python("ray"),
     ),
 )
 
