@@ -22,6 +22,7 @@ before it builds anything and when it closes. Needs root and iproute2 (`ip`).
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import shutil
@@ -82,10 +83,8 @@ def kill_processes(namespace: str, grace_s: float = 5.0) -> None:
         if not pids:
             return
         for pid in pids:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
         deadline = time.monotonic() + wait_s
         while time.monotonic() < deadline and pids_in(namespace):
             time.sleep(0.05)

@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,14 +67,16 @@ def _is_free(host: str, port: int) -> bool:
     return True
 
 
-def free_ports(host: str, count: int, contiguous: int = 0) -> tuple[list[int], int]:
+def free_ports(host: str, count: int, contiguous: int = 0,
+               is_free: Callable[[str, int], bool] | None = None) -> tuple[list[int], int]:
     """`count` free ports and the start of a free block of `contiguous` ports, on `host`."""
+    is_free = is_free or _is_free
     rng = random.Random()
     low, high = PORT_RANGE
     block = 0
     for _ in range(200):
         start = rng.randrange(low, high - contiguous)
-        if all(_is_free(host, p) for p in range(start, start + contiguous)):
+        if all(is_free(host, p) for p in range(start, start + contiguous)):
             block = start
             break
     else:
@@ -83,7 +85,7 @@ def free_ports(host: str, count: int, contiguous: int = 0) -> tuple[list[int], i
     ports: list[int] = []
     while len(ports) < count:
         port = rng.randrange(low, high)
-        if port not in taken and _is_free(host, port):
+        if port not in taken and is_free(host, port):
             taken.add(port)
             ports.append(port)
     return ports, block
@@ -101,12 +103,14 @@ class RayNode:
 
     @classmethod
     def plan(cls, node_ip: str, num_cpus: int, address: str | None = None,
-             resources: Mapping[str, float] | None = None) -> RayNode:
+             resources: Mapping[str, float] | None = None, fresh_namespace: bool = False) -> RayNode:
+        """Ports for a node on node_ip; in a fresh network namespace every port is free."""
         names = ["node-manager", "object-manager", "metrics-export", "dashboard-agent-listen",
                  "dashboard-agent-grpc", "runtime-env-agent"]
         if address is None:
             names += ["gcs", "ray-client-server", "autoscaler-metrics", "dashboard-metrics"]
-        numbers, block = free_ports(node_ip, len(names), contiguous=WORKER_PORTS)
+        is_free = (lambda _host, _port: True) if fresh_namespace else None
+        numbers, block = free_ports(node_ip, len(names), WORKER_PORTS, is_free)
         ports = dict(zip(names, numbers, strict=True))
         ports["min-worker"], ports["max-worker"] = block, block + WORKER_PORTS - 1
         return cls(node_ip, num_cpus, address, dict(resources or {}), ports)
@@ -123,7 +127,6 @@ class RayNode:
         p = self.ports
         argv = [ray or ray_executable(), "start", "--block", "--disable-usage-stats",
                 "--node-ip-address", self.node_ip, "--num-cpus", str(self.num_cpus),
-                "--include-dashboard", "false",
                 "--node-manager-port", str(p["node-manager"]),
                 "--object-manager-port", str(p["object-manager"]),
                 "--metrics-export-port", str(p["metrics-export"]),
@@ -136,7 +139,7 @@ class RayNode:
 
             argv += ["--resources", json.dumps(dict(self.resources))]
         if self.head:
-            argv += ["--head", "--port", str(p["gcs"]),
+            argv += ["--head", "--port", str(p["gcs"]), "--include-dashboard", "false",
                      "--ray-client-server-port", str(p["ray-client-server"])]
         else:
             argv += ["--address", str(self.address)]

@@ -177,10 +177,10 @@ def run_driver(args: argparse.Namespace) -> int:
         stop.wait()
         print("ray serve: shutting down", flush=True)
         started = time.monotonic()
-        if head is not None:
+        if head is not None or args.shutdown_serve:
             serve.shutdown()
         else:
-            serve.delete(APP_NAME)  # the cluster is not ours: leave it running
+            serve.delete(APP_NAME)  # the cluster is not ours: leave Serve running
         print(f"ray serve: Serve stopped in {time.monotonic() - started:.1f}s", flush=True)
     finally:
         held.close()
@@ -320,6 +320,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--node-ip", default="127.0.0.1", help="the IP Ray advertises and binds")
     parser.add_argument("--address", help="deploy onto this running cluster (GCS address)")
     parser.add_argument("--spread", action="store_true", help="at most one replica per node")
+    parser.add_argument("--shutdown-serve", action="store_true",
+                        help="with --address: shut Serve down on exit, not just remove the application")
     parser.add_argument(DRIVER_FLAG, action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
