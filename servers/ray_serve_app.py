@@ -202,8 +202,9 @@ class StartupResponder:
     path. This socket joins the same SO_REUSEPORT group first and attaches a classic BPF program
     that sends every new connection to the group's first socket: this one. Meanwhile it answers
     /health with 200 (the process is alive) and everything else with the contract's 503
-    not_ready (an ErrorBody, Retry-After: 1), each on a connection it then closes. close() leaves
-    the group: the proxy's socket is then the first one, and gets every connection.
+    not_ready (an ErrorBody, Retry-After: 1), each on a connection it then closes. close() hands
+    over: it points the program at the group's second socket, the proxy's, answers what was
+    already queued for it, and leaves the group.
     """
 
     def __init__(self, host: str, port: int) -> None:
@@ -212,7 +213,7 @@ class StartupResponder:
         self.sock = socket.socket(family, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         self.sock.bind((host, port))
-        self._program = _steer_to_first_socket(self.sock)
+        self._program = _steer_to_socket(self.sock, 0)
         self.sock.listen(128)
         self.sock.settimeout(0.2)
         self._stop = threading.Event()
@@ -263,11 +264,18 @@ class StartupResponder:
                      f"content-length: {len(content)}\r\nconnection: close\r\n".encode()
                      + extra + b"\r\n" + content)
 
-    def close(self) -> None:
-        if not self._stop.is_set():
-            self._stop.set()
-            self._thread.join(timeout=5)
-            self.sock.close()
+    def close(self, handover_s: float = 0.3) -> None:
+        """Send new connections to the group's second socket (the proxy's), answer those that
+        were already ours for handover_s, then leave: closing a listener resets the connections
+        still waiting in its accept queue."""
+        if self._stop.is_set():
+            return
+        with contextlib.suppress(OSError):
+            self._program = _steer_to_socket(self.sock, 1)
+            time.sleep(handover_s)
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.sock.close()
 
 
 SO_ATTACH_REUSEPORT_CBPF = 51
@@ -282,9 +290,10 @@ class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter))]
 
 
-def _steer_to_first_socket(sock: socket.socket) -> Any:
-    """Attach `ret #0` to the socket's SO_REUSEPORT group: new connections go to socket 0."""
-    program = (_SockFilter * 1)(_SockFilter(0x06, 0, 0, 0))  # BPF_RET | BPF_K, k=0
+def _steer_to_socket(sock: socket.socket, index: int) -> Any:
+    """Attach `ret #index` to the socket's SO_REUSEPORT group (replacing any program): new
+    connections go to the group's socket number `index`, in the order they joined."""
+    program = (_SockFilter * 1)(_SockFilter(0x06, 0, 0, index))  # BPF_RET | BPF_K
     fprog = _SockFprog(1, ctypes.cast(program, ctypes.POINTER(_SockFilter)))
     sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, bytes(fprog))
     return program  # kept alive with the responder

@@ -25,6 +25,7 @@ keyed by the launch, and readiness counts them against the deployment's replica 
 # value, and FastAPI must see their annotations (Request) as objects, not names to look up.
 import asyncio
 import logging
+import os
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -227,6 +228,9 @@ def ingress_class(batched: bool) -> type:
         async def info(self) -> Response:
             answer = self.service.info()
             answer["replica"] = self.replica_info()
+            answer["versions"]["ray"] = ray.__version__
+            # The Serve settings this replica runs with (servers/ray_serve_app.py).
+            answer["serve_env"] = {k: v for k, v in os.environ.items() if k.startswith("RAY_SERVE_")}
             return Response(orjson.dumps(answer), headers=self.headers, media_type=JSON)
 
         @app.get(PATHS["health"])
