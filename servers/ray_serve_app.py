@@ -121,32 +121,34 @@ def run_driver(args: argparse.Namespace) -> int:
     # Serve's proxy listens before it knows any route and answers 404 to every path until the
     # application runs: until then the launcher answers on the port (StartupResponder).
     held = StartupResponder(args.host, args.port)
-    settings = knobs()
-    # The contract's metrics: one directory for every replica of this node (multiprocess mode).
-    # Only the replicas get it; Ray's own processes keep their metrics to themselves.
-    metrics_dir = os.environ.pop("PROMETHEUS_MULTIPROC_DIR", "")
-    own_metrics_dir = not metrics_dir
-    metrics_dir = metrics_dir or tempfile.mkdtemp(prefix="prom-ray-")
-    os.environ.update(serve_flags(settings))
-    if args.address is None and args.node_ip in LOOPBACK:
-        os.environ[LOCAL_ONLY_ENV] = "0"  # before Ray is imported (see servers/ray_node.py)
-    token_file = None
-    if args.address is None:  # our own cluster, our own token; else the cluster's (environment)
-        token_file = new_token_file()
-        os.environ.update(auth_env(token_file))
-    os.environ["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p
-    )
-
-    import ray
-    from ray import serve
-    from ray.serve.config import HTTPOptions, ProxyLocation
-
-    from servers.ray_serve_deployment import APP_NAME, build_app
-
+    token_file: str | None = None
+    metrics_dir, own_metrics_dir = "", False
     head: subprocess.Popen[bytes] | None = None
-    address = args.address
+    ray: Any = None  # imported below, once the environment is set
     try:
+        settings = knobs()
+        # The contract's metrics: one directory for every replica of this node (multiprocess mode).
+        # Only the replicas get it; Ray's own processes keep their metrics to themselves.
+        metrics_dir = os.environ.pop("PROMETHEUS_MULTIPROC_DIR", "")
+        own_metrics_dir = not metrics_dir
+        metrics_dir = metrics_dir or tempfile.mkdtemp(prefix="prom-ray-")
+        os.environ.update(serve_flags(settings))
+        if args.address is None and args.node_ip in LOOPBACK:
+            os.environ[LOCAL_ONLY_ENV] = "0"  # before Ray is imported (see servers/ray_node.py)
+        if args.address is None:  # our own cluster, our own token; else the cluster's (environment)
+            token_file = new_token_file()
+            os.environ.update(auth_env(token_file))
+        os.environ["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p
+        )
+
+        import ray  # after the environment above: Ray reads some of it at import
+        from ray import serve
+        from ray.serve.config import HTTPOptions, ProxyLocation
+
+        from servers.ray_serve_deployment import APP_NAME, build_app
+
+        address = args.address
         if address is None:  # a single-node cluster of our own
             node = RayNode.plan(args.node_ip, num_cpus=node_cpus())
             head = node.start()
@@ -184,7 +186,8 @@ def run_driver(args: argparse.Namespace) -> int:
         print(f"ray serve: Serve stopped in {time.monotonic() - started:.1f}s", flush=True)
     finally:
         held.close()
-        ray.shutdown()
+        if ray is not None:
+            ray.shutdown()
         if head is not None:
             stop_node(head)
         if token_file:
