@@ -162,7 +162,7 @@ def run_driver(args: argparse.Namespace) -> int:
                 host=args.host,
                 port=args.port,
                 # Serve's performance guide: an end-to-end timeout (the proxy answers 408).
-                request_timeout_s=float(settings["request_timeout_s"]),
+                request_timeout_s=float(settings["http_request_timeout_s"]),
             ),
             # One proxy, on the head node: the cluster's single HTTP entry.
             proxy_location=ProxyLocation.HeadOnly,

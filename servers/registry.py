@@ -167,20 +167,21 @@ _RAY_SERVE = ("{python}", "-m", "servers.ray_serve_app", "--host", "{host}", "--
 # backpressure) is raised as Serve's performance guide advises for async replicas, and must
 # exceed max_batch_size for a batch to fill: twice max_batch_size, so that one batch fills while
 # the other computes. max_queued_requests -1 is Serve's default (no bound on the queue in front
-# of the replicas; a bound answers 503 with Serve's own body). request_timeout_s is the
-# proxy's end-to-end timeout the guide recommends, graceful_timeout_s the deployment's
-# graceful_shutdown_timeout_s, throughput_flags=1 the guide's throughput-optimized flags
-# (see servers/ray_serve_app.py).
+# of the replicas; a bound answers 503 with Serve's own body). http_request_timeout_s is the
+# proxy's end-to-end timeout the guide recommends (Serve's http_options.request_timeout_s; not
+# named like our stacks' request_timeout_s, which answers 504 from the app itself),
+# graceful_timeout_s the deployment's graceful_shutdown_timeout_s, throughput_flags=1 the
+# guide's throughput-optimized flags (see servers/ray_serve_app.py).
 _RAY_KNOBS = {"workers": 1, "replica_cpus": 0.5, "blas_threads": 1, "graceful_timeout_s": 10,
-              "max_ongoing_requests": 128, "max_queued_requests": -1, "request_timeout_s": 10,
+              "max_ongoing_requests": 128, "max_queued_requests": -1, "http_request_timeout_s": 10,
               "throughput_flags": 1}
 
 
 def _ray_deviations() -> tuple[Deviation, ...]:
     return (
-        Deviation("a request still unanswered after request_timeout_s gets Serve's proxy answer, "
-                  "408 with a plain-text body, instead of 504 timeout, and is not counted in "
-                  "ml_errors_total"),
+        Deviation("a request still unanswered after http_request_timeout_s gets Serve's proxy "
+                  "answer, 408 with a plain-text body, instead of 504 timeout, and is not counted "
+                  "in ml_errors_total", cases=("request_timeout",), status=408, error_body=False),
     )
 
 
@@ -280,42 +281,6 @@ _STACK_LIST: tuple[Stack, ...] = (
         memory_mib=768,  # arbiter and one worker: ~440 MiB RSS measured
     ),
     Stack(
-        name="litserve",
-        title="LitServe, batching in the inference worker",
-        description="API server process(es) queue requests to inference worker processes "
-        "(one per LitAPI: single and batch path); the single-prediction worker collects up "
-        "to max_batch_size requests or batch_timeout_s, then makes one model call.",
-        role="peer",
-        packages=("litserve", "fastapi", "uvicorn", "pydantic"),
-        argv=_LITSERVE,
-        # accelerator="cpu"; workers = LitServe's workers_per_device: one inference worker per
-        # LitAPI, and one API server, for a one-CPU budget (LitServe's default is one API
-        # server per inference worker). LitServe waits up to batch_timeout_s for a batch to
-        # fill, even when idle, and at 0 it polls its queue without pause: 2 ms, the same
-        # window as fastapi_batcher (~5 model calls). timeout_s is LitServe's default.
-        knobs=_knobs(workers=1, api_servers=1, blas_threads=1, graceful_timeout_s=10, max_batch_size=64,
-                     batch_timeout_s=0.002, timeout_s=30),
-        default_port=8007,
-        deviations=(_no_queue_wait("LitServe's batching loop"), _sigterm_500("LitServe")),
-        multiprocess_metrics=True,
-        memory_mib=1024,  # six processes, two models: ~860 MiB RSS (~300 MiB USS) measured
-    ),
-    Stack(
-        name="litserve_nobatch",
-        title="LitServe, no batching",
-        description="The same LitServe server without batching: the worker takes requests "
-        "one at a time, one model call each.",
-        role="peer",
-        packages=("litserve", "fastapi", "uvicorn", "pydantic"),
-        argv=_LITSERVE,
-        knobs=_knobs(workers=1, api_servers=1, blas_threads=1, graceful_timeout_s=10, max_batch_size=1,
-                     batch_timeout_s=0.0, timeout_s=30),
-        default_port=8008,
-        deviations=(_sigterm_500("LitServe"),),
-        multiprocess_metrics=True,
-        memory_mib=1024,  # as litserve
-    ),
-    Stack(
         name="ray_serve",
         title="Ray Serve, @serve.batch in the replica",
         description="Serve's HTTP proxy actor passes requests to a replica actor whose FastAPI "
@@ -352,6 +317,42 @@ _STACK_LIST: tuple[Stack, ...] = (
         multiprocess_metrics=True,
         memory_mib=2048,  # as ray_serve
         python=venv_python("ray"),
+    ),
+    Stack(
+        name="litserve",
+        title="LitServe, batching in the inference worker",
+        description="API server process(es) queue requests to inference worker processes "
+        "(one per LitAPI: single and batch path); the single-prediction worker collects up "
+        "to max_batch_size requests or batch_timeout_s, then makes one model call.",
+        role="peer",
+        packages=("litserve", "fastapi", "uvicorn", "pydantic"),
+        argv=_LITSERVE,
+        # accelerator="cpu"; workers = LitServe's workers_per_device: one inference worker per
+        # LitAPI, and one API server, for a one-CPU budget (LitServe's default is one API
+        # server per inference worker). LitServe waits up to batch_timeout_s for a batch to
+        # fill, even when idle, and at 0 it polls its queue without pause: 2 ms, the same
+        # window as fastapi_batcher (~5 model calls). timeout_s is LitServe's default.
+        knobs=_knobs(workers=1, api_servers=1, blas_threads=1, graceful_timeout_s=10, max_batch_size=64,
+                     batch_timeout_s=0.002, timeout_s=30),
+        default_port=8007,
+        deviations=(_no_queue_wait("LitServe's batching loop"), _sigterm_500("LitServe")),
+        multiprocess_metrics=True,
+        memory_mib=1024,  # six processes, two models: ~860 MiB RSS (~300 MiB USS) measured
+    ),
+    Stack(
+        name="litserve_nobatch",
+        title="LitServe, no batching",
+        description="The same LitServe server without batching: the worker takes requests "
+        "one at a time, one model call each.",
+        role="peer",
+        packages=("litserve", "fastapi", "uvicorn", "pydantic"),
+        argv=_LITSERVE,
+        knobs=_knobs(workers=1, api_servers=1, blas_threads=1, graceful_timeout_s=10, max_batch_size=1,
+                     batch_timeout_s=0.0, timeout_s=30),
+        default_port=8008,
+        deviations=(_sigterm_500("LitServe"),),
+        multiprocess_metrics=True,
+        memory_mib=1024,  # as litserve
     ),
 )
 
