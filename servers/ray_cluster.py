@@ -43,7 +43,14 @@ from typing import Any
 import httpx
 
 from servers.netns import Namespace, Network
-from servers.ray_node import RayNode, auth_env, new_token_file, ray_executable, wait_for_port
+from servers.ray_node import (
+    RayNode,
+    auth_env,
+    die_with_parent,
+    new_token_file,
+    ray_executable,
+    wait_for_port,
+)
 from servers.ray_node import stop as stop_node
 from servers.ray_serve_app import serve_flags
 from servers.registry import Stack, get_stack
@@ -122,14 +129,15 @@ class RayCluster:
 
         head = RayNode.plan(self.head_ns.address, self.num_cpus, fresh_namespace=True)
         # stdin a pipe: `ray start --block`'s reaper takes its end for the death of `ray start`.
-        self._spawn("head", [*self._wrap(self.head_ns, 0), *head.argv(ray)], head.env(env),
-                    stdin=subprocess.PIPE)
+        drain_s = float(self.stack.knobs["graceful_timeout_s"])
+        self._spawn("head", [*self._wrap(self.head_ns, 0), *head.argv(ray)], head.env(env, drain_s),
+                    stdin=subprocess.PIPE, preexec_fn=die_with_parent)
         wait_for_port(self.head_ns.address, head.ports["gcs"], self.processes["head"])
 
         worker = RayNode.plan(self.worker_ns.address, self.num_cpus, address=head.gcs_address,
                               fresh_namespace=True)
-        self._spawn("worker", [*self._wrap(self.worker_ns, 1), *worker.argv(ray)], worker.env(env),
-                    stdin=subprocess.PIPE)
+        self._spawn("worker", [*self._wrap(self.worker_ns, 1), *worker.argv(ray)],
+                    worker.env(env, drain_s), stdin=subprocess.PIPE, preexec_fn=die_with_parent)
 
         driver_env = {**env, "PROMETHEUS_MULTIPROC_DIR": self._metrics_dir}
         self._spawn("serve", [*self._wrap(self.head_ns, 0), self.stack.python, "-m", "servers.ray_serve_app",

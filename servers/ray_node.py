@@ -16,9 +16,11 @@ takes end-of-file on it for the death of `ray start`.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import random
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -35,9 +37,22 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 # token from this file. A real cluster's token comes the same way (or as RAY_AUTH_TOKEN).
 AUTH_ENV = {"RAY_AUTH_MODE": "token"}
 TOKEN_PATH_ENV = "RAY_AUTH_TOKEN_PATH"
+# Ray 2.60: on SIGTERM, `ray start --block` first drains its node (30 s at most by default) so
+# that Serve can move traffic away; bounded here by the stack's graceful timeout.
+DRAIN_ENV = "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S"
 # Read by Ray at import: with "0", Ray keeps a loopback node IP (it otherwise replaces
 # 127.0.0.1 by the machine's outward address). Ray uses the same switch on Windows and macOS.
 LOCAL_ONLY_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+
+
+_LIBC = ctypes.CDLL("libc.so.6", use_errno=True)  # loaded before any fork
+
+
+def die_with_parent(signum: int = signal.SIGTERM) -> None:
+    """In a child (preexec_fn): get `signum` when the parent dies (Linux PR_SET_PDEATHSIG)."""
+    _LIBC.prctl(1, signum)  # PR_SET_PDEATHSIG
+    if os.getppid() == 1:  # the parent died before prctl
+        os.kill(os.getpid(), signum)
 
 
 def ray_executable(python: str = sys.executable) -> str:
@@ -145,8 +160,11 @@ class RayNode:
             argv += ["--address", str(self.address)]
         return argv
 
-    def env(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    def env(self, base: Mapping[str, str] | None = None, drain_s: float | None = None) -> dict[str, str]:
+        """The node's environment; drain_s bounds how long `ray start` drains on SIGTERM."""
         env = dict(os.environ if base is None else base)
+        if drain_s is not None:
+            env[DRAIN_ENV] = str(drain_s)
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # Ray's own processes keep their metrics
         env["RAY_USAGE_STATS_ENABLED"] = "0"
         if self.head:
@@ -157,11 +175,13 @@ class RayNode:
         return env
 
     def start(self, env: Mapping[str, str] | None = None, wrap: Sequence[str] = (),
-              log: int | None = None) -> subprocess.Popen[bytes]:
-        """`ray start --block` as a child; `wrap` prefixes it (e.g. `ip netns exec NAME`)."""
+              log: int | None = None, drain_s: float | None = None) -> subprocess.Popen[bytes]:
+        """`ray start --block` as a child that gets SIGTERM if this process dies; `wrap`
+        prefixes it (e.g. `ip netns exec NAME`)."""
         return subprocess.Popen(
-            [*wrap, *self.argv()], env=self.env(env), stdin=subprocess.PIPE,
+            [*wrap, *self.argv()], env=self.env(env, drain_s), stdin=subprocess.PIPE,
             stdout=log, stderr=subprocess.STDOUT if log is not None else None,
+            preexec_fn=die_with_parent,
         )
 
 

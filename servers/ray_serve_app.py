@@ -43,7 +43,16 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from servers.ray_node import LOCAL_ONLY_ENV, LOOPBACK, RayNode, auth_env, new_token_file, wait_for_port
+from servers.ray_node import (
+    LOCAL_ONLY_ENV,
+    LOOPBACK,
+    TOKEN_PATH_ENV,
+    RayNode,
+    auth_env,
+    die_with_parent,
+    new_token_file,
+    wait_for_port,
+)
 from servers.ray_node import stop as stop_node
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -109,7 +118,7 @@ def node_cpus() -> int:
 
 def run_driver(args: argparse.Namespace) -> int:
     os.setpgid(0, 0)  # out of the server's group: SIGTERM reaches the leader first
-    _die_with_parent(signal.SIGTERM)
+    die_with_parent(signal.SIGTERM)
     stop = threading.Event()
 
     def on_signal(*_: Any) -> None:
@@ -135,9 +144,8 @@ def run_driver(args: argparse.Namespace) -> int:
         os.environ.update(serve_flags(settings))
         if args.address is None and args.node_ip in LOOPBACK:
             os.environ[LOCAL_ONLY_ENV] = "0"  # before Ray is imported (see servers/ray_node.py)
-        if args.address is None:  # our own cluster, our own token; else the cluster's (environment)
-            token_file = new_token_file()
-            os.environ.update(auth_env(token_file))
+        if args.address is None:  # the leader's token file (run_leader)
+            token_file = os.environ[TOKEN_PATH_ENV]
         os.environ["PYTHONPATH"] = os.pathsep.join(
             p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p
         )
@@ -151,7 +159,7 @@ def run_driver(args: argparse.Namespace) -> int:
         address = args.address
         if address is None:  # a single-node cluster of our own
             node = RayNode.plan(args.node_ip, num_cpus=node_cpus())
-            head = node.start()
+            head = node.start(drain_s=float(settings["graceful_timeout_s"]))
             wait_for_port(args.node_ip, node.ports["gcs"], head)
             address = node.gcs_address
         ray.init(address=address, namespace="servebench", logging_level=logging.WARNING)
@@ -191,7 +199,8 @@ def run_driver(args: argparse.Namespace) -> int:
         if head is not None:
             stop_node(head)
         if token_file:
-            os.unlink(token_file)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(token_file)
         if own_metrics_dir:
             shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
@@ -302,19 +311,17 @@ def _steer_to_socket(sock: socket.socket, index: int) -> Any:
     return program  # kept alive with the responder
 
 
-def _die_with_parent(signum: int) -> None:
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    pr_set_pdeathsig = 1
-    libc.prctl(pr_set_pdeathsig, signum)
-    if os.getppid() == 1:  # the parent died before prctl
-        os.kill(os.getpid(), signum)
-
-
 # -- the leader: what ServerProcess starts and signals ---------------------------------------
 
 
-def run_leader(argv: list[str]) -> int:
-    child = subprocess.Popen([sys.executable, "-m", "servers.ray_serve_app", DRIVER_FLAG, *argv])
+def run_leader(args: argparse.Namespace, argv: list[str]) -> int:
+    env = dict(os.environ)
+    token_file = None
+    if args.address is None:  # our own cluster, our own token; else the cluster's (environment)
+        # Made here, removed here and by the driver: whichever of the two outlives the other.
+        token_file = new_token_file()
+        env.update(auth_env(token_file))
+    child = subprocess.Popen([sys.executable, "-m", "servers.ray_serve_app", DRIVER_FLAG, *argv], env=env)
 
     def forward(signum: int, _: Any) -> None:
         with contextlib.suppress(ProcessLookupError):
@@ -322,7 +329,12 @@ def run_leader(argv: list[str]) -> int:
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, forward)
-    return child.wait()
+    try:
+        return child.wait()
+    finally:
+        if token_file:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(token_file)
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -341,7 +353,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
 def main() -> None:
     argv = sys.argv[1:]
     args = parse(argv)
-    sys.exit(run_driver(args) if args.driver else run_leader(argv))
+    sys.exit(run_driver(args) if args.driver else run_leader(args, argv))
 
 
 if __name__ == "__main__":

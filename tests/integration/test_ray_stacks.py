@@ -202,6 +202,22 @@ def test_a_launcher_killed_with_sigkill_takes_ray_down_with_it() -> None:
         server.stop()
 
 
+def test_a_ray_driver_killed_with_sigkill_takes_its_node_down_with_it() -> None:
+    stack = STACKS[RAY_STACKS[-1]]
+    _require_env(stack)
+    marker = uuid.uuid4().hex
+    server = ServerProcess(stack, env={MARKER: marker}).start()
+    try:
+        server.wait_ready()
+        (driver,) = psutil.Process(server.proc.pid).children()
+        driver.kill()  # `ray start` gets SIGTERM (PR_SET_PDEATHSIG) and stops the node
+        server.proc.wait(timeout=10)  # the launcher ends with its driver
+        left = _wait_gone(marker, float(stack.knobs["graceful_timeout_s"]) + 20)
+        assert not left, [p.cmdline() for p in left]
+    finally:
+        server.stop()
+
+
 # -- network namespaces and the two-node cluster (root and `ip` needed) ---------------------
 
 
