@@ -254,7 +254,7 @@ def test_netns_namespaces_reach_each_other_and_nothing_else(root_and_ip: None) -
 
 
 def test_netns_two_node_cluster_spreads_requests_over_both_nodes(
-    root_and_ip: None, golden: list[GoldenCase]
+    root_and_ip: None, golden: list[GoldenCase], tmp_path: Path
 ) -> None:
     from servers.ray_cluster import RayCluster
 
@@ -263,7 +263,7 @@ def test_netns_two_node_cluster_spreads_requests_over_both_nodes(
     marker = uuid.uuid4().hex
     os.environ[MARKER] = marker  # RayCluster's processes inherit this environment
     try:
-        cluster = RayCluster(stack, port=8000, prefix="sbtcl")
+        cluster = RayCluster(stack, port=8000, prefix="sbtcl", log_dir=tmp_path)
         with cluster:
             nodes: Counter[str] = Counter()
             replicas: set[str] = set()
