@@ -94,19 +94,19 @@ class ChurnAPI:
         self.version: str | None = None
 
     async def __is_ready__(self) -> bool:
-        return (await self.model_status())["ready"]  # type: ignore[no-any-return]
+        return (await self.model_status())["ready"]
 
     def liveness(self) -> dict[str, Any]:
         return self.host.health()
 
     async def model_status(self) -> dict[str, Any]:
         try:
-            return await self.model.to_async.status()  # type: ignore[no-any-return]
+            return await self.model.to_async.status()
         except Exception:  # the model service is not listening yet
             return {"ready": False}
 
     async def model_info(self) -> dict[str, Any]:
-        return await self.model.to_async.info()  # type: ignore[no-any-return]
+        return await self.model.to_async.info()
 
     async def _infer(self, rows: Sequence[Any]) -> tuple[Predictions, str]:
         if self.version is None:  # asked until the model is there, then never again

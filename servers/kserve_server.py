@@ -43,7 +43,7 @@ def _values(tensor: Any) -> np.ndarray:
     """A tensor's values as the JSON carried them (KServe's `as_numpy` casts to the declared
     datatype, turning 24.5 into 24 and "yes" into True); binary tensors through `as_numpy`."""
     if not isinstance(tensor.data, list):
-        return tensor.as_numpy()  # type: ignore[no-any-return]
+        return tensor.as_numpy()
     values = np.asarray(tensor.data)
     try:
         return values.reshape(tensor.shape)

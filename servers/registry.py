@@ -367,6 +367,36 @@ _TORCHSERVE_DEVIATIONS = (
 )
 
 
+# Ray Serve: a launcher that starts its own single-node Ray and deploys
+# servers/ray_serve_deployment.py behind Serve's HTTP proxy; every setting with its source is in
+# docs/ray.md. Its own environment (servers/envs/ray.txt), because Ray brings ~30 distributions
+# (grpcio, protobuf, opentelemetry, ...) that the other stacks must not depend on.
+_RAY_SERVE = ("{python}", "-m", "servers.ray_serve_app", "--host", "{host}", "--port", "{port}")
+# workers is Serve's num_replicas. replica_cpus is each replica's ray_actor_options.num_cpus:
+# a scheduling reservation (Ray does not limit the CPU use), fractional so that Serve's
+# replicas fit the node's CPU count, which the launcher sets to the CPUs it is pinned to
+# (workers x replica_cpus must fit). max_ongoing_requests (Serve's default 5, for
+# backpressure) is raised as Serve's performance guide advises for async replicas, and must
+# exceed max_batch_size for a batch to fill: twice max_batch_size, so that one batch fills while
+# the other computes. max_queued_requests -1 is Serve's default (no bound on the queue in front
+# of the replicas; a bound answers 503 with Serve's own body). http_request_timeout_s is the
+# proxy's end-to-end timeout the guide recommends (Serve's http_options.request_timeout_s; not
+# named like our stacks' request_timeout_s, which answers 504 from the app itself),
+# graceful_timeout_s the deployment's graceful_shutdown_timeout_s, throughput_flags=1 the
+# guide's throughput-optimized flags (see servers/ray_serve_app.py).
+_RAY_KNOBS = {"workers": 1, "replica_cpus": 0.5, "blas_threads": 1, "graceful_timeout_s": 10,
+              "max_ongoing_requests": 128, "max_queued_requests": -1, "http_request_timeout_s": 10,
+              "throughput_flags": 1}
+
+
+def _ray_deviations() -> tuple[Deviation, ...]:
+    return (
+        Deviation("a request still unanswered after http_request_timeout_s gets Serve's proxy "
+                  "answer, 408 with a plain-text body, instead of 504 timeout, and is not counted "
+                  "in ml_errors_total", cases=("request_timeout",), status=408, error_body=False),
+    )
+
+
 _STACK_LIST: tuple[Stack, ...] = (
     Stack(
         name="flask_gunicorn",
@@ -470,6 +500,46 @@ _STACK_LIST: tuple[Stack, ...] = (
         default_port=8006,
         multiprocess_metrics=True,
         memory_mib=768,  # arbiter and one worker: ~440 MiB RSS measured
+    ),
+    Stack(
+        name="ray_serve",
+        title="Ray Serve, @serve.batch in the replica",
+        description="Serve's HTTP proxy actor passes requests to a replica actor whose FastAPI "
+        "ingress (@serve.ingress) parses them; single predictions go through @serve.batch, "
+        "which collects up to max_batch_size requests or batch_wait_timeout_s, then makes one "
+        "model call in the replica's model thread.",
+        role="peer",
+        packages=("ray",),
+        tags=("ray",),
+        argv=_RAY_SERVE,
+        # Batching as Serve's batching guide describes: max_batch_size a power of two (64, as
+        # every batching stack here), batch_wait_timeout_s well under the latency target: 2 ms,
+        # the same window as fastapi_batcher and litserve. max_concurrent_batches stays 1
+        # (Serve's default): the replica has one model thread.
+        knobs=_knobs(**_RAY_KNOBS, max_batch_size=64, batch_wait_timeout_s=0.002),
+        default_port=8009,
+        deviations=_ray_deviations(),
+        ready_timeout_s=120.0,
+        multiprocess_metrics=True,
+        memory_mib=2048,  # 14 processes: ~1.7 GiB RSS summed over them (shared pages counted per process)
+        python=venv_python("ray"),
+    ),
+    Stack(
+        name="ray_serve_nobatch",
+        title="Ray Serve, no batching",
+        description="The same Serve deployment without @serve.batch: one model call per "
+        "request, in the replica's model thread.",
+        role="peer",
+        packages=("ray",),
+        tags=("ray",),
+        argv=_RAY_SERVE,
+        knobs=_knobs(**_RAY_KNOBS, max_batch_size=1),
+        default_port=8010,
+        deviations=_ray_deviations(),
+        ready_timeout_s=120.0,
+        multiprocess_metrics=True,
+        memory_mib=2048,  # as ray_serve
+        python=venv_python("ray"),
     ),
     Stack(
         name="litserve",
