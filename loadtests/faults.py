@@ -7,7 +7,6 @@ every request's fate is classified from the client's side.
 from __future__ import annotations
 
 import http.client
-import json
 import os
 import signal
 import threading
@@ -19,8 +18,6 @@ import psutil
 
 from servers.process import ServerProcess
 from shared_model.cases import SEED_EXAMPLE
-
-BODY = json.dumps(SEED_EXAMPLE).encode()
 
 
 @dataclass
@@ -43,6 +40,7 @@ def _client(server: ServerProcess, stop: threading.Event, tally: Tally) -> None:
     """Send until told to stop or until the server refuses new connections."""
     conn: http.client.HTTPConnection | None = None
     answered_here = 0  # answers on the current connection
+    native = server.stack.protocol.request([SEED_EXAMPLE], False, server.stack.paths)
     while not stop.is_set():
         if conn is None:
             conn = http.client.HTTPConnection(server.host, server.port, timeout=30)
@@ -60,7 +58,7 @@ def _client(server: ServerProcess, stop: threading.Event, tally: Tally) -> None:
                 conn = None
                 continue
         try:
-            conn.request("POST", server.stack.paths["predict"], BODY, {"content-type": "application/json"})
+            conn.request(native.method, native.path, native.body, dict(native.headers))
         except (OSError, http.client.HTTPException):
             tally.add("send_failed")  # the server had closed the connection: never accepted
             conn.close()

@@ -16,7 +16,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from servebench.commands.stacks import markdown_table
+from servebench.commands.stacks import markdown_details, markdown_table
 from servebench.report.stats import Cell
 from servebench.report.view import RunView
 from servebench.results.store import load_run
@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 EXAMPLE_RUNS = ROOT / "docs" / "example-run"
 PICTURE = ROOT / "docs" / "img" / "overview.svg"
+STACKS_DOC = ROOT / "docs" / "stacks.md"
 
 
 def overview(view: RunView) -> str:
@@ -53,7 +54,7 @@ def overview(view: RunView) -> str:
                         f"{machine.cores} cores ({machine.cpu_model}), run {run.run_id}", fontsize=8)
         figure.tight_layout()
         out = io.StringIO()
-        figure.savefig(out, format="svg")
+        figure.savefig(out, format="svg", metadata={"Date": None})
         plt.close(figure)
     return out.getvalue()
 
@@ -62,6 +63,7 @@ def main() -> None:
     text = README.read_text()
     block = f"<!-- stacks:begin -->\n{markdown_table()}\n<!-- stacks:end -->"
     README.write_text(re.sub(r"<!-- stacks:begin -->.*?<!-- stacks:end -->", block, text, flags=re.S))
+    STACKS_DOC.write_text(markdown_details())
     runs = sorted(p for p in EXAMPLE_RUNS.iterdir() if (p / "run.json").is_file())
     PICTURE.parent.mkdir(parents=True, exist_ok=True)
     PICTURE.write_text(overview(RunView(load_run(runs[-1]))))

@@ -18,6 +18,7 @@ import httpx
 import psutil
 
 from servers.registry import Stack
+from shared_model.schemas import EXAMPLE_REQUEST as SEED_EXAMPLE
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -134,12 +135,24 @@ class ServerProcess:
                     raise self.failed(f"exited with code {self.proc.returncode} before ready")
                 try:
                     if client.get(ready_url).status_code == 200:
+                        if self.stack.deviation_for("ready_early") is not None:
+                            self._first_answer(client, deadline)
                         self.ready_after_s = time.monotonic() - self.started_at
                         return self.ready_after_s
                 except httpx.TransportError:
                     pass
                 time.sleep(0.05)
         raise self.failed(f"not ready within {timeout_s or self.stack.ready_timeout_s:.0f}s")
+
+    def _first_answer(self, client: httpx.Client, deadline: float) -> None:
+        """A stack declared to say ready before its model has loaded: wait, within the same
+        deadline, for its first answer, so that no check or measurement starts while it loads
+        (the deviation itself is what the lifecycle tests observe)."""
+        native = self.stack.protocol.request([SEED_EXAMPLE], False, self.stack.paths)
+        answer = client.request(native.method, f"{self.url}{native.path}", content=native.body,
+                                headers=dict(native.headers), timeout=max(deadline - time.monotonic(), 0.1))
+        if answer.status_code != 200:
+            raise self.failed(f"ready, but its first prediction answered {answer.status_code}")
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None

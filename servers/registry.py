@@ -267,6 +267,8 @@ _KSERVE_DEVIATIONS = (
               "ml_queue_wait_seconds stays empty (no batching); bodies KServe rejects before the model "
               "(syntax) are not counted in ml_errors_total; with workers > 1, /metrics shows the "
               "answering worker only (KServe renders its default registry)"),
+    Deviation("unknown paths answer FastAPI's 404 {\"detail\": ...}", cases=("not_found",), status=404,
+              error_body=False),
 )
 
 
@@ -285,6 +287,9 @@ def _triton_deviations(batching: bool) -> tuple[Deviation, ...]:
                   "instead of /api/v1/model; no /info (/v2 is Triton's server metadata)", cases=("info",)),
         Deviation("not ready: the port opens before the model is loaded and readiness answers 400 "
                   "{\"error\": \"Model version not ready\"}", cases=("not_ready",), status=400,
+                  error_body=False),
+        Deviation("predictions sent before the model is loaded answer 404 {\"error\": \"Request for "
+                  "unknown model: 'churn' is not found\"}", cases=("early_predict",), status=404,
                   error_body=False),
         Deviation("metrics on a port of their own, Triton's (nv_inference_*, nv_cpu_*); no ml_* metrics: "
                   "the inference callable runs in the PyTriton process, outside Triton's Python backend "
@@ -307,6 +312,8 @@ def _triton_deviations(batching: bool) -> tuple[Deviation, ...]:
                          "long_string", "batch_one_bad_item"), status=500, error_body=False),
         rows,
         Deviation("other methods answer 405 {\"error\": ...}", cases=("method",), status=405,
+                  error_body=False),
+        Deviation("unknown paths answer Triton's 404 {\"error\": ...}", cases=("not_found",), status=404,
                   error_body=False),
         Deviation("no body size limit: a 2 MiB body is read (500: it is no inference request)",
                   cases=("size",), status=500, error_body=False),
@@ -341,6 +348,8 @@ _MLFLOW_DEVIATIONS = (
               error_body=False),
     Deviation("no body size limit: a 2 MiB body is read and parsed (400: no dataframe_split)",
               cases=("size",), status=400, error_body=False),
+    Deviation("unknown paths answer FastAPI's 404 {\"detail\": ...}", cases=("not_found",), status=404,
+              error_body=False),
 )
 
 _TORCHSERVE_DEVIATIONS = (
@@ -351,7 +360,8 @@ _TORCHSERVE_DEVIATIONS = (
               cases=("info",)),
     Deviation("readiness: /ping says Healthy once the frontend listens with the model registered, which "
               "can be before the worker has loaded the model; requests in that window wait in "
-              "TorchServe's job queue"),
+              "TorchServe's job queue; the harness therefore waits for a first answer before it checks or "
+              "measures, and its ready time includes that answer", cases=("ready_early",)),
     Deviation("metrics on a port of their own, TorchServe's and the contract's ml_* through its custom "
               "metrics API: histograms with the Prometheus Java client's default buckets (5 ms to 10 s) "
               "and every ml_* series with ModelName, Level and Hostname labels; ml_queue_wait_seconds "

@@ -158,9 +158,12 @@ def main() -> None:
     if run_dir:
         Path(run_dir).mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="torchserve-", dir=run_dir))
-    store, tmp, logs = work / "model-store", work / "tmp", work / "logs"
-    for directory in (store, tmp, logs):
+    store, logs = work / "model-store", work / "logs"
+    for directory in (store, logs):
         directory.mkdir()
+    # TorchServe puts its workers' Unix sockets in TEMP, and a socket's path is limited to 107
+    # bytes: a short directory of the system's, not one under a run directory of any depth.
+    tmp = Path(tempfile.mkdtemp(prefix="ts-"))
     env = {
         **os.environ,
         "TMPDIR": str(tmp), "TEMP": str(tmp),
@@ -195,6 +198,7 @@ def main() -> None:
                 launcher.wait(timeout=30)
         psutil.wait_procs(tree, timeout=30)
         shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from rich.console import Console
@@ -20,16 +21,32 @@ def register(subparsers: Any) -> None:
 
 
 def markdown_table() -> str:
-    """The stacks table of README.md, rendered from the registry."""
+    """The README's stacks table: one line per stack (docs/stacks.md has every detail)."""
     lines = [
-        "| stack | what it is | knobs | declared deviations |",
-        "|---|---|---|---|",
+        "| stack | what it is | role | protocol | declared deviations |",
+        "|---|---|---|---|---|",
     ]
     for stack in STACKS.values():
-        knobs = ", ".join(f"`{k}={v}`" for k, v in stack.knobs.items())
-        deviations = "; ".join(d.summary for d in stack.deviations) or "none"
-        lines.append(f"| `{stack.name}` | {stack.title}. {stack.description} | {knobs} | {deviations} |")
+        count = len(stack.deviations)
+        deviations = f"[{count}](docs/stacks.md#{stack.name})" if count else "none"
+        lines.append(f"| `{stack.name}` | {stack.title} | {stack.role} | {stack.protocol.name} "
+                     f"| {deviations} |")
     return "\n".join(lines)
+
+
+def markdown_details() -> str:
+    """docs/stacks.md: every stack with its description, knobs and declared deviations."""
+    parts = ["# The stacks\n", "Generated from `servers/registry.py` by `make readme`; `make stacks` shows "
+             "the same with the exact command each one runs.\n"]
+    for stack in STACKS.values():
+        knobs = ", ".join(f"`{k}={v}`" for k, v in stack.knobs.items())
+        own = ", its own environment" if stack.python != sys.executable else ""
+        parts.append(f"## {stack.name}\n\n**{stack.title}** ({stack.role}, protocol "
+                     f"`{stack.protocol.name}`{own}). {stack.description}\n\nKnobs: {knobs}.\n")
+        if stack.deviations:
+            listed = "\n".join(f"- {d.summary}" for d in stack.deviations)
+            parts.append(f"Declared deviations:\n\n{listed}\n")
+    return "\n".join(parts)
 
 
 def run(args: argparse.Namespace) -> int:

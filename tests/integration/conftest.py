@@ -9,9 +9,16 @@ from servers.process import ServerProcess
 from servers.registry import STACKS
 
 
-@pytest.fixture(scope="module", params=list(STACKS))
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test that takes `server` runs against every registered stack (a module that pairs the
+    stacks with something else, bad cases for one, parametrizes `server` itself)."""
+    if "server" in metafunc.fixturenames and "case" not in metafunc.fixturenames:
+        metafunc.parametrize("server", list(STACKS), indirect=True, scope="module")
+
+
+@pytest.fixture(scope="module")
 def server(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
-    """Each registered stack, started once per test module as a real process."""
+    """The stack named by the parameter, started once per test module as a real process."""
     with ServerProcess(STACKS[request.param]) as running:
         yield running
 

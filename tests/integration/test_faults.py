@@ -14,31 +14,31 @@ pytestmark = pytest.mark.serial
 
 @pytest.mark.parametrize("name", list(STACKS))
 def test_sigterm_under_load_drains_cleanly(name: str) -> None:
-    server = ServerProcess(STACKS[name]).start()
+    stack = STACKS[name]
+    server = ServerProcess(stack).start()
     try:
         server.wait_ready()
         result = sigterm_under_load(server, clients=4, load_s=0.5)
     finally:
         server.stop()
     assert result.outcomes.get("ok", 0) > 0
-    errors = [k for k in result.outcomes if k.startswith("status_5")]
-    if STACKS[name].deviation_for("sigterm_under_load"):
-        # A declared deviation: what it answers is recorded, not held to the contract. (LitServe's
-        # API server may still be draining when the clients stop: no refusal seen yet.)
-        return
-    assert result.outcomes.get("refused", 0) > 0, "new connections must be refused once stopping"
-    assert not errors, result.outcomes
-    if "drain_s" in STACKS[name].knobs:
-        assert result.lost == 0, result  # draining shutdown: nothing sent is dropped
+    # A client holds one connection at a time, so it can meet each way of losing a request at
+    # most once: its keep-alive connection closed as a request arrives, then a new connection
+    # left in the listen backlog when the listener closes (gunicorn and BentoML's arbiter stop
+    # accepting before they close it).
+    assert result.outcomes.get("unanswered_reused", 0) <= 4, result
+    assert result.outcomes.get("unanswered_new", 0) <= 4, result
+    declared = stack.deviation_for("sigterm_under_load")
+    allowed = {"ok", "refused", "connect_error", "send_failed", "unanswered_reused", "unanswered_new"}
+    if declared is not None:
+        # Its declared answer to some requests in flight (LitServe's API server may still be
+        # draining when the clients stop: no refusal need be seen).
+        assert set(result.outcomes) <= allowed | {f"status_{declared.status}"}, result
     else:
-        # A client holds one connection at a time, so it can meet each way of losing a request
-        # at most once: its keep-alive connection closed as a request arrives, then a new
-        # connection left in the listen backlog when the listener closes (gunicorn and BentoML's
-        # arbiter stop accepting before they close it).
-        assert set(result.outcomes) <= {"ok", "refused", "connect_error", "send_failed",
-                                        "unanswered_reused", "unanswered_new"}, result
-        assert result.outcomes.get("unanswered_reused", 0) <= 4, result
-        assert result.outcomes.get("unanswered_new", 0) <= 4, result
+        assert result.outcomes.get("refused", 0) > 0, "new connections must be refused once stopping"
+        assert set(result.outcomes) <= allowed, result
+        if "drain_s" in stack.knobs:
+            assert result.lost == 0, result  # draining shutdown: nothing sent is dropped
     assert server.proc is not None and server.proc.returncode is not None
 
 

@@ -59,7 +59,9 @@ def test_stack_services_probe_readiness_and_carry_knobs_and_limits(document) -> 
     for stack in STACKS.values():
         service = document["services"][container.dns_name(stack)]
         test = service["healthcheck"]["test"]
-        assert test[0] == "CMD" and stack.paths["ready"] in test and stack.paths["health"] != test[-1]
+        assert test[0] == "CMD" and stack.paths["ready"] in test
+        # Readiness, not liveness, unless the framework answers both on one path (declared).
+        assert stack.paths["health"] != test[-1] or stack.paths["health"] == stack.paths["ready"]
         for knob, value in stack.knobs.items():
             assert service["environment"][f"SERVEBENCH_KNOB_{knob.upper()}"] == str(value)
         limits = service["deploy"]["resources"]["limits"]
