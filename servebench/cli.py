@@ -10,7 +10,7 @@ import sys
 from servebench.errors import UserError
 
 COMMANDS: tuple[str, ...] = (
-    "stacks", "serve", "run", "soak", "capacity", "show", "check", "robustness", "compose", "k8s",
+    "stacks", "model", "serve", "run", "soak", "capacity", "show", "check", "robustness", "compose", "k8s",
     "monitor",
     "report", "compare",
 )

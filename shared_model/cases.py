@@ -1,14 +1,20 @@
 """Shared request cases: GOLDEN (answer known in-process) and BAD (expected 4xx).
 
-The contract tests, the pre-run verification and the load payloads all draw from here.
+The contract tests, the pre-run verification and the load payloads all draw from here. The churn
+models' cases are written by hand (GOLDEN_REQUESTS, BAD); any other model's bad cases are
+generated from its declaration (`bad_cases`): every field missing, null where not nullable, of
+the wrong type, below and above its bounds, an unknown category, NaN and Infinity, an unknown
+field, beside the generic ones (syntax, media type, size, method, the batch envelope).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared_model.model_schema import FieldSpec, ModelSchema
 from shared_model.predictor import Predictor
 from shared_model.schemas import EXAMPLE_REQUEST
 
@@ -44,16 +50,20 @@ GOLDEN_REQUESTS: tuple[dict[str, Any], ...] = (
 @dataclass(frozen=True)
 class GoldenCase:
     request: dict[str, Any]
-    prediction: int
-    probability: tuple[float, float]  # (no_churn, churn)
+    prediction: Any  # the class label (a classifier's) or the value (a regressor's)
+    probability: tuple[float, ...]  # in the model's class order (churn: no_churn, churn); () for a regressor
 
 
-def golden_cases(predictor: Predictor) -> list[GoldenCase]:
-    """Expected answers for GOLDEN_REQUESTS, computed by the in-process predictor."""
-    result = predictor.predict_rows(GOLDEN_REQUESTS)
+def golden_cases(predictor: Predictor, requests: Sequence[dict[str, Any]] | None = None) -> list[GoldenCase]:
+    """Expected answers for `requests` (default GOLDEN_REQUESTS), computed by the in-process predictor."""
+    rows = list(GOLDEN_REQUESTS if requests is None else requests)
+    result = predictor.predict_rows(rows)
+    values = result.classes.tolist()
+    if result.proba is None:
+        return [GoldenCase(request, value, ()) for request, value in zip(rows, values, strict=True)]
     return [
-        GoldenCase(request, int(c), (float(p[0]), float(p[1])))
-        for request, c, p in zip(GOLDEN_REQUESTS, result.classes, result.proba, strict=True)
+        GoldenCase(request, value, tuple(float(p) for p in row))
+        for request, value, row in zip(rows, values, result.proba.tolist(), strict=True)
     ]
 
 
@@ -67,6 +77,14 @@ class BadCase:
     content_type: str = "application/json"
     method: str = "POST"
     headers: dict[str, str] = field(default_factory=dict)
+    # What the case does, whichever field it does it to (a generated case's name carries the
+    # field: "age.missing_field"); stacks declare deviations by name, kind or group.
+    kind: str = ""
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """The names a declared deviation may use for this case."""
+        return (self.name, self.kind or self.name, self.group)
 
 
 SINGLE = "/api/v1/predict"
@@ -166,3 +184,116 @@ BAD: tuple[BadCase, ...] = (
     BadCase("body_2mib", "size", SINGLE,
             b'{"pad": "' + b"x" * (2 * 1024 * 1024) + b'"}', 413),
 )
+
+
+# ---- cases generated from a declaration --------------------------------------------------------
+
+def _generic(example: dict[str, Any], first: str) -> list[BadCase]:
+    """The model-independent cases, carried by the model's own example."""
+    good = _json(example)
+    return [
+        BadCase("malformed_json", "syntax", SINGLE, good[:-1] + b",", 422),
+        BadCase("empty_body", "syntax", SINGLE, b"", 422),
+        BadCase("json_array", "syntax", SINGLE, b"[1, 2, 3]", 422),
+        BadCase("json_null", "syntax", SINGLE, b"null", 422),
+        BadCase("trailing_garbage", "syntax", SINGLE, good + b" xyz", 422),
+        BadCase("json_string", "syntax", SINGLE, b'"row"', 422),
+        BadCase("json_number", "syntax", SINGLE, b"42", 422),
+        BadCase("invalid_utf8", "syntax", SINGLE, b'{"' + first.encode() + b'": "\xff\xfe"}', 422),
+        BadCase("deeply_nested", "syntax", SINGLE,
+                b'{"' + first.encode() + b'": ' + b"[" * 5000 + b"]" * 5000 + b"}", 422),
+        BadCase("text_plain", "media_type", SINGLE, good, 415, "text/plain"),
+        BadCase("no_content_type", "media_type", SINGLE, good, 415, ""),
+        BadCase("json_patch_type", "media_type", SINGLE, good, 415, "application/json-patch+json"),
+        BadCase("form_encoded", "media_type", SINGLE, f"{first}=1".encode(), 415,
+                "application/x-www-form-urlencoded"),
+        _single("extra_field", "schema", {**example, "servebench_unknown_field": 1}),
+        _single("empty_object", "schema", {}),
+        BadCase("batch_empty", "batch", BATCH, _json({"items": []}), 422),
+        BadCase("batch_too_many", "batch", BATCH, _json({"items": [example] * 101}), 422),
+        BadCase("batch_not_list", "batch", BATCH, _json({"items": example}), 422),
+        BadCase("batch_one_bad_item", "batch", BATCH,
+                _json({"items": [example, {**example, first: "servebench-wrong"}]}), 422),
+        BadCase("batch_missing_items", "batch", BATCH, _json({}), 422),
+        BadCase("batch_items_null", "batch", BATCH, _json({"items": None}), 422),
+        BadCase("batch_extra_field", "batch", BATCH, _json({"items": [example], "priority": 1}), 422),
+        BadCase("batch_nested_list", "batch", BATCH, _json({"items": [[example]]}), 422),
+        BadCase("batch_bare_list", "batch", BATCH, _json([example]), 422),
+        BadCase("get_on_predict", "method", SINGLE, b"", 405, method="GET"),
+        BadCase("put_on_batch", "method", BATCH, _json({"items": [example]}), 405, method="PUT"),
+        BadCase("body_2mib", "size", SINGLE, b'{"pad": "' + b"x" * (2 * 1024 * 1024) + b'"}', 413),
+    ]
+
+
+def _within(spec: FieldSpec, value: float) -> bool:
+    return (spec.minimum is None or value >= spec.minimum) and (spec.maximum is None or value <= spec.maximum)
+
+
+def _wrong_types(spec: FieldSpec, value: Any) -> list[tuple[str, Any]]:
+    """(kind, value) of the wrong-type cases of one field. A boolean for a number is sent only
+    where it reads as a number within bounds (true as 1, false as 0): a framework that converts
+    it then answers the same whatever the field."""
+    number = value if isinstance(value, int | float) and not isinstance(value, bool) else None
+    flag = next((b for b in (True, False) if _within(spec, float(b))), None)
+    if spec.type == "integer":
+        base = int(number) if number is not None else int(spec.minimum or 0)
+        cases: list[tuple[str, Any]] = [("string_for_int", str(base)), ("float_for_int", base + 0.5)]
+        return cases + ([("bool_for_int", flag)] if flag is not None else [])
+    if spec.type == "number":
+        base_f = float(number) if number is not None else float(spec.minimum or 0)
+        cases = [("string_for_float", str(base_f)), ("list_for_float", [base_f])]
+        return cases + ([("bool_for_float", flag)] if flag is not None else [])
+    if spec.type == "boolean":
+        return [("string_for_bool", "yes"), ("int_for_bool", 1)]
+    return [("number_for_category", 1), ("object_for_category", {"value": (spec.categories or ["x"])[0]})]
+
+
+def _field_cases(spec: FieldSpec, example: dict[str, Any]) -> list[BadCase]:
+    name = spec.name
+
+    def case(kind: str, group: str, row: Any, raw: bytes | None = None) -> BadCase:
+        body = raw if raw is not None else _json(row)
+        return BadCase(f"{name}.{kind}", group, SINGLE, body, 422, kind=kind)
+
+    out = [case("missing_field", "schema", {k: v for k, v in example.items() if k != name})]
+    if not spec.nullable:  # (a boolean's null apart: some frameworks read it as false)
+        out.append(case("null_for_bool" if spec.type == "boolean" else "null_field", "schema",
+                        {**example, name: None}))
+    out += [case(kind, "schema", {**example, name: value})
+            for kind, value in _wrong_types(spec, example[name])]
+    if spec.type in ("integer", "number"):
+        step = 1 if spec.type == "integer" else max(abs(spec.maximum or 0), abs(spec.minimum or 0), 1) * 0.01
+        if spec.minimum is not None:
+            low = spec.minimum - step
+            out.append(case("below_minimum", "range",
+                            {**example, name: int(low) if spec.type == "integer" else low}))
+        if spec.maximum is not None:
+            high = spec.maximum + step
+            out.append(case("above_maximum", "range",
+                            {**example, name: int(high) if spec.type == "integer" else high}))
+    if spec.type == "number":
+        for kind, token in (("nan_token", float("nan")), ("infinity_token", float("inf"))):
+            out.append(case(kind, "syntax", None, json.dumps({**example, name: token}).encode()))
+    if spec.type == "categorical":
+        out.append(case("unknown_category", "schema", {**example, name: _unknown(spec)}))
+    return out
+
+
+def _unknown(spec: FieldSpec) -> str:
+    known = set(spec.categories or ())
+    candidate = "servebench-unknown"
+    while candidate in known:
+        candidate += "-x"
+    return candidate
+
+
+def bad_cases(schema: ModelSchema, churn: bool = False) -> tuple[BadCase, ...]:
+    """The bad cases of a model: churn's hand-written BAD, or the generic and per-field ones."""
+    if churn:
+        return BAD
+    example = dict(schema.example)
+    first = schema.fields[0].name
+    cases = _generic(example, first)
+    for spec in schema.fields:
+        cases += _field_cases(spec, example)
+    return tuple(cases)

@@ -1,89 +1,53 @@
-"""Pydantic v2 schemas of the HTTP contract, shared by every stack."""
+"""Pydantic v2 schemas of the HTTP contract, shared by every stack.
+
+The request and answer models of a model come from its declaration (contract_models.py); the
+names below are those of servebench's churn models (shared_model/churn.yaml), the contract's
+reference example. The error body and the model-independent reading of answers are here too.
+"""
 
 from __future__ import annotations
 
-from enum import StrEnum
-from typing import Annotated, Any, Literal, Self
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-MAX_BATCH_ITEMS = 100
+from shared_model.contract_models import MAX_BATCH_ITEMS, ContractModels, contract_models
+from shared_model.model_schema import load_schema
+from shared_model.models import CHURN_SCHEMA
 
-_STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True)
-
-
-class ContractType(StrEnum):
-    MONTH_TO_MONTH = "month-to-month"
-    ONE_YEAR = "one-year"
-    TWO_YEAR = "two-year"
-
-
-class PaymentMethod(StrEnum):
-    ELECTRONIC = "electronic"
-    MAILED = "mailed"
-    BANK = "bank"
-    CREDIT = "credit"
-
+CHURN: ContractModels = contract_models(load_schema(CHURN_SCHEMA))
 
 # The seed article's curl example: the API docs' example and the first golden case.
-EXAMPLE_REQUEST: dict[str, Any] = {
-    "tenure_months": 24,
-    "monthly_charges": 65.5,
-    "total_charges": 1572.0,
-    "num_products": 3,
-    "has_phone_service": True,
-    "has_internet": True,
-    "contract_type": "month-to-month",
-    "payment_method": "electronic",
-}
+EXAMPLE_REQUEST: dict[str, Any] = CHURN.example
+ContractType = CHURN.enums["contract_type"]
+PaymentMethod = CHURN.enums["payment_method"]
+PredictRequest = CHURN.single
+BatchPredictRequest = CHURN.batch
+Probability = CHURN.probability
+PredictResponse = CHURN.response
+BatchItem = CHURN.batch_item
+BatchPredictResponse = CHURN.batch_response
+
+Prediction = bool | int | float | str  # a class label, or a regressor's number
 
 
-class PredictRequest(BaseModel):
-    """One customer. Unknown fields, wrong types, NaN and infinities are rejected."""
+class AnyAnswer(BaseModel):
+    """One answer of any model, as a client reads it without knowing the model."""
 
-    model_config = ConfigDict(**_STRICT, json_schema_extra={"examples": [EXAMPLE_REQUEST]})
+    model_config = ConfigDict(extra="forbid")
 
-    tenure_months: Annotated[int, Field(ge=0, le=120, description="Months as a customer")]
-    monthly_charges: Annotated[float, Field(ge=0, le=500, description="Monthly charge, EUR")]
-    total_charges: Annotated[float, Field(ge=0, le=60_000, description="Total billed, EUR")]
-    num_products: Annotated[int, Field(ge=1, le=10, description="Subscribed products")]
-    has_phone_service: bool
-    has_internet: bool
-    # Enum values arrive as strings whether validated from JSON bytes or from decoded dicts.
-    contract_type: Annotated[ContractType, Field(strict=False)]
-    payment_method: Annotated[PaymentMethod, Field(strict=False)]
-
-    @model_validator(mode="after")
-    def _total_covers_monthly(self) -> Self:
-        if self.total_charges < self.monthly_charges:
-            raise ValueError("total_charges must be greater than or equal to monthly_charges")
-        return self
+    prediction: Prediction = Field(union_mode="left_to_right")
+    probability: dict[str, float] | None = None
 
 
-class BatchPredictRequest(BaseModel):
-    model_config = _STRICT
-
-    items: Annotated[list[PredictRequest], Field(min_length=1, max_length=MAX_BATCH_ITEMS)]
-
-
-class Probability(BaseModel):
-    no_churn: float
-    churn: float
-
-
-class PredictResponse(BaseModel):
-    prediction: Literal[0, 1]
-    probability: Probability
+class AnyPredictResponse(AnyAnswer):
     model_version: str
 
 
-class BatchItem(BaseModel):
-    prediction: Literal[0, 1]
-    probability: Probability
+class AnyBatchPredictResponse(BaseModel):
+    model_config = ConfigDict(extra="forbid")
 
-
-class BatchPredictResponse(BaseModel):
-    results: list[BatchItem]
+    results: list[AnyAnswer]
     batch_size: int
     model_version: str
 
@@ -115,3 +79,8 @@ class ErrorBody(BaseModel):
     message: str
     request_id: str | None = None
     details: list[FieldError] = Field(default_factory=list)
+
+
+__all__ = ["MAX_BATCH_ITEMS", "AnyBatchPredictResponse", "AnyPredictResponse", "BatchItem",
+           "BatchPredictRequest", "BatchPredictResponse", "ContractType", "ErrorBody", "ErrorCode",
+           "FieldError", "PaymentMethod", "PredictRequest", "PredictResponse", "Probability"]
