@@ -9,6 +9,7 @@ from pathlib import Path
 
 from loadtests.capacity import SweepSettings, Target, sweep
 from loadtests.generators import chosen
+from loadtests.model_card import describe
 from loadtests.recorder import Recorder, header_fields
 from loadtests.run import PROCESS_OVERHEAD_S
 from loadtests.session import ModelUnderTest
@@ -80,6 +81,7 @@ def capacity_run(config: CapacityConfig, progress: Callable[[str], None] = lambd
         **header_fields("capacity", [STACKS[n] for n in config.stacks], CAPACITY_FLAGS, [generator.name],
                         config.estimate_s()),
         models={name: {"sha256": m.fingerprint, "version": m.version} for name, m in models.items()},
+        model_cards={name: describe(m) for name, m in models.items()},
         settings=CapacitySettings(
             stacks=list(config.stacks), models=list(config.models),
             workers=list(config.workers) if config.workers else None, workload=ol.workload,

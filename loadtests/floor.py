@@ -38,7 +38,8 @@ def _answer(request: PlannedRequest, model: ModelUnderTest) -> str:
 def write_answers(path: Path, model: ModelUnderTest, measurements: list[Measurement]) -> None:
     planned: list[dict[str, Any]] = []
     for workload, users in measurements:
-        traffic = payloads.traffic(WORKLOADS[workload], FLOOR_STACK, model.golden, f"{workload}-{users}-1")
+        traffic = payloads.traffic(WORKLOADS[workload], FLOOR_STACK, model.payload, f"{workload}-{users}-1",
+                                   model.schema)
         planned += [{"method": r.method, "path": r.path, "body": r.body, "answer": _answer(r, model)}
                     for pool in traffic.pool.values() for r in pool if r.rows]
     path.write_text(json.dumps(planned))

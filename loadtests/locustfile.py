@@ -38,6 +38,7 @@ def _runner(environment: Environment) -> Runner:
 
 PLAN = ClosedPlan.model_validate_json(Path(os.environ["SERVEBENCH_LOCUST_PLAN"]).read_text())
 PROTOCOL = PROTOCOLS[PLAN.traffic.protocol]
+MODEL = PLAN.traffic.schema()  # the served model's declaration: how its answers read
 # Each request once: its body as bytes, its headers with Accept, built before any user starts.
 SENDABLE: dict[str, list[tuple[PlannedRequest, bytes | None, dict[str, str]]]] = {
     kind: [(r, r.body.encode() or None, {**r.headers, "Accept": "application/json"} if r.body else {})
@@ -96,7 +97,8 @@ class ServebenchUser(FastHttpUser):
                                      name=kind, data=cast(Any, body), headers=headers) as response:
                 if response.status_code == 0:
                     response.failure(f"transport_{type(getattr(response, 'error', None)).__name__}")
-                elif problem := failure(PROTOCOL, request, response.status_code, response.content or b""):
+                elif problem := failure(PROTOCOL, request, response.status_code, response.content or b"",
+                                        MODEL):
                     response.failure(problem)
                 else:
                     response.success()

@@ -126,7 +126,8 @@ def _flags(measured: Phase, warmup: Phase, users: int, res: Resources | None,
 
 def closed_plan(session: Session, workload: str, seed: str, settings: MeasureSettings) -> ClosedPlan:
     stack = session.server.stack
-    return ClosedPlan(traffic=payloads.traffic(WORKLOADS[workload], stack, session.model.golden, seed),
+    return ClosedPlan(traffic=payloads.traffic(WORKLOADS[workload], stack, session.model.payload, seed,
+                                               session.model.schema),
                       host=session.server.url, metrics_url=session.server.url_for("metrics"),
                       warmup_s=settings.warmup_s, measure_s=settings.measure_s,
                       drain_timeout_s=settings.drain_timeout_s)

@@ -222,8 +222,8 @@ def run_step(session: Session, generator: Generator, settings: OpenLoopSettings,
     server = session.server
     total_s = sum(s.duration_s for s in segments)
     plan = OpenPlan(
-        traffic=payloads.traffic(WORKLOADS[settings.workload], server.stack, session.model.golden,
-                                 step_id),
+        traffic=payloads.traffic(WORKLOADS[settings.workload], server.stack, session.model.payload,
+                                 step_id, session.model.schema),
         host=server.url, arrival=settings.arrival, processes=max(1, settings.generator.workers),
         segments=[PlannedSegment(name=s.name, rate=s.rate, duration_s=s.duration_s) for s in segments],
         max_outstanding=settings.max_outstanding, timeout_s=settings.timeout_s, startup_s=30.0,

@@ -44,6 +44,7 @@ def _runner(environment: Environment) -> Runner:
 
 PLAN = OpenPlan.model_validate_json(Path(os.environ["SERVEBENCH_LOCUST_PLAN"]).read_text())
 PROTOCOL = PROTOCOLS[PLAN.traffic.protocol]
+MODEL = PLAN.traffic.schema()  # the served model's declaration: how its answers read
 SEGMENTS = [Segment(s.name, s.rate, s.duration_s) for s in PLAN.segments]
 START = Event()
 START_AT: list[float] = []  # epoch seconds, set by the controller's go message
@@ -110,7 +111,8 @@ class OpenLoopUser(FastHttpUser):
             if response.status_code == 0:
                 outcome = f"transport_{type(getattr(response, 'error', None)).__name__}"
             else:
-                outcome = failure(PROTOCOL, request, response.status_code, response.content or b"") or ""
+                outcome = failure(PROTOCOL, request, response.status_code, response.content or b"",
+                                  MODEL) or ""
             if outcome:
                 response.failure(outcome)
             else:

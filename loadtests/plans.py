@@ -42,6 +42,15 @@ class Traffic(_Model):
     pool: dict[str, list[PlannedRequest]]  # kind -> the pre-built requests of that kind
     protocol: str  # the stack's protocol name: how answers are decoded and checked
     seed: str
+    # The served model's declaration (shared_model/model_schema.py), as JSON: how the protocol
+    # reads its answers (probability labels, a regressor's values). None: the default model.
+    model: dict[str, Any] | None = None
+
+    def schema(self) -> Any:
+        """The declaration as a ModelSchema (None for plans without one)."""
+        from shared_model.model_schema import ModelSchema
+
+        return ModelSchema.model_validate(self.model) if self.model is not None else None
 
 
 class ClosedPlan(_Model):

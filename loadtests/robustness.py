@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 
 from loadtests.classify import classify, is_error_body
+from loadtests.model_card import describe
 from loadtests.recorder import Recorder, header_fields
 from loadtests.session import ModelUnderTest, Session, run_session
 from servebench.results.declarations import RUN_FLAGS
@@ -24,23 +25,31 @@ from servers.process import ServerProcess
 from servers.protocols import NativeRequest
 from servers.registry import STACKS
 from shared_model.cases import BAD, SEED_EXAMPLE, BadCase
+from shared_model.model_schema import ModelSchema
 
 CASE_TIMEOUT_S = 15.0
 
 
 def _send(client: httpx.Client, native: NativeRequest) -> tuple[int | None, bytes]:
+    """One case on a fresh connection: some frameworks close theirs after an error."""
     try:
-        response = client.request(native.method, native.path, content=native.body,
-                                  headers=dict(native.headers))
+        response = httpx.request(native.method, f"{client.base_url}{native.path}", content=native.body,
+                                 headers=dict(native.headers), timeout=client.timeout)
     except httpx.HTTPError:
         return None, b""
     return response.status_code, response.content
 
 
-def slow_body_case() -> BadCase:
-    """An invalid body that trickles in byte by byte: must end in a 4xx, not a hang."""
-    body = json.dumps({**SEED_EXAMPLE, "tenure_months": -5}).encode()
-    return BadCase("slow_body", "slow", "/api/v1/predict", body, 422)
+def slow_body_case(model: ModelSchema | None = None) -> BadCase:
+    """An invalid body that trickles in byte by byte: must end in a 4xx, not a hang.
+
+    Churn's: a negative tenure; another model's: its example without its first field."""
+    if model is None or model.example == SEED_EXAMPLE:
+        row = {**SEED_EXAMPLE, "tenure_months": -5}
+    else:
+        first = model.fields[0].name
+        row = {name: value for name, value in model.example.items() if name != first}
+    return BadCase("slow_body", "slow", "/api/v1/predict", json.dumps(row).encode(), 422)
 
 
 def _send_slowly(server: ServerProcess, native: NativeRequest,
@@ -69,12 +78,13 @@ def _send_slowly(server: ServerProcess, native: NativeRequest,
     return int(parts[1]), body
 
 
-def probe(server: ServerProcess) -> list[CaseResult]:
+def probe(server: ServerProcess, cases: Sequence[BadCase] = BAD,
+          model: ModelSchema | None = None) -> list[CaseResult]:
     stack = server.stack
     results = []
     with httpx.Client(base_url=server.url, timeout=CASE_TIMEOUT_S) as client:
-        for case in (*BAD, slow_body_case()):
-            native = stack.protocol.bad_request(case, stack.paths)
+        for case in (*cases, slow_body_case(model)):
+            native = stack.protocol.bad_request(case, stack.paths, model)
             if native is None:  # the protocol cannot carry it (e.g. the contract's batch envelope)
                 continue
             started = time.perf_counter()
@@ -104,14 +114,14 @@ def robustness_run(stacks: Sequence[str], model_name: str, results_dir: Path,
     """Every stack in a session of its own (answers verified first), then every case against it."""
     model = ModelUnderTest.load(model_name)
     header = RobustnessRun(**header_fields("robustness", [STACKS[n] for n in stacks], RUN_FLAGS),
-                           model=model.described(), stacks=[])
+                           model=model.described(), model_cards={model.name: describe(model)}, stacks=[])
     recorder = Recorder(results_dir, header)
     with recorder.running():
         for name in stacks:
             found: list[CaseResult] = []
 
             def matrix(session: Session, found: list[CaseResult] = found) -> None:
-                found.extend(probe(session.server))
+                found.extend(probe(session.server, model.bad, model.schema))
 
             ended = run_session(STACKS[name], model, None, recorder.root / "logs" / f"{name}.log", matrix,
                                 verification="answers")

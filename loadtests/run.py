@@ -18,6 +18,7 @@ from loadtests.cpus import Pinning
 from loadtests.floor import measure_floor
 from loadtests.generators import GENERATORS, Generator, GeneratorSettings, chosen
 from loadtests.measure import MeasureSettings, measure
+from loadtests.model_card import describe
 from loadtests.recorder import Recorder, header_fields
 from loadtests.session import Ended, ModelUnderTest, Session, run_session
 from loadtests.workloads import WORKLOADS, RunProfile
@@ -134,6 +135,7 @@ def run(config: RunConfig, observer: Observer | None = None) -> tuple[Path, Run]
     header = Run(
         **header_fields("run", stacks, RUN_FLAGS, generators, config.estimate_s()),
         model=model.described(),
+        model_cards={model.name: describe(model)},
         settings=Settings(
             profile=p.name, stacks=list(config.stacks), workloads=list(p.workloads), users=list(p.users),
             warmup_s=p.warmup_s, measure_s=p.measure_s, repeats=p.repeats, drain_timeout_s=p.drain_timeout_s,

@@ -18,9 +18,13 @@ from loadtests.verify import verify
 from servebench.results.schema import Check
 from servers.process import REPO_ROOT, ServerProcess, StackFailed, tail
 from servers.registry import Stack
-from shared_model.cases import GoldenCase, golden_cases
+from shared_model.cases import BadCase, GoldenCase, bad_cases, golden_cases
+from shared_model.model_schema import ModelSchema
+from shared_model.models import MODELS_DIR_ENV, RegisteredModel, get_model, models_dir
 from shared_model.predictor import Predictor
-from shared_model.profiles import PROFILES
+
+# Registered golden answers must still be what the model answers in this environment.
+GOLDEN_TOLERANCE = 1e-6
 
 # full: golden answers, every bad input, /info; answers: golden answers and /info (a stack
 # already verified in full in this run); none: nothing (the gate measures another commit too).
@@ -36,6 +40,36 @@ class MeasurementFailed(RuntimeError):
         self.log_tail = log_tail
 
 
+class GoldenDrift(RuntimeError):
+    """The model no longer gives the answers it gave when it was registered."""
+
+
+def _same(case: GoldenCase, registered: dict[str, Any]) -> bool:
+    if isinstance(case.prediction, float) and not isinstance(case.prediction, bool):
+        return abs(case.prediction - float(registered["prediction"])) <= GOLDEN_TOLERANCE
+    if case.prediction != registered["prediction"]:
+        return False
+    return all(abs(a - b) <= GOLDEN_TOLERANCE for a, b in zip(case.probability, registered["probability"],
+                                                              strict=True))
+
+
+def _checked_golden(model: RegisteredModel, predictor: Predictor) -> list[GoldenCase]:
+    """Churn's golden answers computed here; a user model's registered ones, recomputed and
+    compared: a library upgrade that changes the answers stops the run before any stack."""
+    registered = model.registered_golden()
+    if registered is None:
+        return golden_cases(predictor)
+    computed = golden_cases(predictor, [case["request"] for case in registered])
+    for index, (case, written) in enumerate(zip(computed, registered, strict=True)):
+        if not _same(case, written):
+            raise GoldenDrift(
+                f"model {model.name!r}: golden case {index} answers {case.prediction!r} "
+                f"{list(case.probability)} in process, registered {written['prediction']!r} "
+                f"{written['probability']}: the libraries changed since `servebench model add`; "
+                "register it again (--force) to accept the new answers")
+    return computed
+
+
 @dataclass(frozen=True)
 class ModelUnderTest:
     """The model every stack of a run serves, with its answers computed in-process."""
@@ -45,14 +79,35 @@ class ModelUnderTest:
     version: str
     golden: list[GoldenCase]
     predictor: Predictor
+    # The rows workloads send, each with its in-process answer (the user's sample; churn's
+    # golden rows), and the bad cases asked of every stack.
+    payload: list[GoldenCase] = field(default_factory=list)
+    bad: tuple[BadCase, ...] = ()
 
     @classmethod
     def load(cls, name: str) -> ModelUnderTest:
-        predictor = Predictor.load(PROFILES[name])
-        return cls(name, predictor.fingerprint, predictor.version, golden_cases(predictor), predictor)
+        registered = get_model(name)
+        predictor = Predictor.load(registered)
+        golden = _checked_golden(registered, predictor)
+        payload = golden if registered.builtin else golden_cases(predictor, registered.sample_rows())
+        return cls(name, predictor.fingerprint, predictor.version, golden, predictor, payload,
+                   bad_cases(registered.schema, churn=registered.builtin))
+
+    @property
+    def schema(self) -> ModelSchema:
+        return self.predictor.schema
+
+    @property
+    def registered(self) -> RegisteredModel:
+        return self.predictor.registered
+
+    def server_env(self) -> dict[str, str]:
+        """What a server process needs to serve this model."""
+        return {"SERVEBENCH_MODEL": self.name, MODELS_DIR_ENV: str(models_dir())}
 
     def described(self) -> dict[str, str]:
-        return {"profile": self.name, "sha256": self.fingerprint, "version": self.version}
+        return {"profile": self.name, "sha256": self.fingerprint, "version": self.version,
+                "kind": self.schema.kind}
 
 
 @dataclass(frozen=True)
@@ -102,7 +157,7 @@ def run_session(stack: Stack, model: ModelUnderTest, cpus: tuple[int, ...] | Non
                 measure: Callable[[Session], None], verification: Verification = "full",
                 env: Mapping[str, str] | None = None, cwd: Path = REPO_ROOT) -> Ended:
     """Start, verify, measure, stop; never raises for the stack's own failures."""
-    server = ServerProcess(stack, cpus=cpus, env={"SERVEBENCH_MODEL": model.name, **(env or {})},
+    server = ServerProcess(stack, cpus=cpus, env={**model.server_env(), **(env or {})},
                            log_path=log, cwd=cwd)
     ended = Ended(stack, server.command(), log)
     try:
@@ -110,7 +165,7 @@ def run_session(stack: Stack, model: ModelUnderTest, cpus: tuple[int, ...] | Non
         ended.ready_s = server.wait_ready()
         if verification != "none":
             ended.checks = verify(server, model.golden, model.name, model.fingerprint,
-                                  bad_inputs=verification == "full")
+                                  bad_inputs=verification == "full", model=model.schema, bad=model.bad)
             problem = _failed_checks(ended.checks)
             if problem:
                 raise server.failed(problem)

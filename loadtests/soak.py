@@ -19,6 +19,7 @@ import psutil
 from loadtests import drift
 from loadtests.generators import Generator, GeneratorSettings, chosen
 from loadtests.measure import MeasureSettings, closed_plan, measure, output_of, phase
+from loadtests.model_card import describe
 from loadtests.recorder import Recorder, header_fields
 from loadtests.session import ModelUnderTest, Session, run_session
 from loadtests.soak_windows import build_windows, drift_of, window_flags
@@ -154,7 +155,7 @@ def soak(config: SoakConfig, on_stack: Callable[[SoakRecord], None] | None = Non
     header = SoakRun(
         **header_fields("soak", [STACKS[n] for n in config.stacks], SOAK_FLAGS, [generator.name],
                         config.estimate_s()),
-        load_average={"start": _load()}, model=model.described(),
+        load_average={"start": _load()}, model=model.described(), model_cards={model.name: describe(model)},
         settings=SoakSettings(
             stacks=list(config.stacks), workload=config.workload, duration_s=config.duration_s,
             window_s=config.window_s, warmup_s=config.warmup_s,

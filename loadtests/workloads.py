@@ -58,9 +58,9 @@ class RunProfile:
 
 
 _WORKLOADS = (
-    Workload("single", "single predictions only, one golden customer per request",
+    Workload("single", "single predictions only, one payload row (its answer known) per request",
              (Step("single", 1),)),
-    Workload("batch", "batch predictions only, 5-20 golden customers per request",
+    Workload("batch", "batch predictions only, 5-20 payload rows per request",
              (Step("batch", 1, 5, 20),)),
     Workload(
         "seed_mix",

@@ -185,9 +185,7 @@ class Batcher:
             for pending in batch:
                 end = start + len(pending.rows)
                 if not pending.future.done():
-                    pending.future.set_result(
-                        Predictions(result.classes[start:end], result.proba[start:end])
-                    )
+                    pending.future.set_result(result.part(start, end))
                 start = end
 
     def _call(self, rows: Sequence[Any]) -> Predictions:

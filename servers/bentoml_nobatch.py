@@ -20,13 +20,14 @@ from servers.bentoml_common import (
     status_of,
     unexpected,
 )
-from servers.contract import JSON, ContractError, batch_payload, single_payload
+from servers.contract import JSON, ContractError, batch_payload, served, single_payload
 from servers.contract_guard import ContractGuard
 from servers.registry import PATHS
 from servers.service import ModelService
-from shared_model.schemas import BatchPredictRequest, BatchPredictResponse, PredictRequest, PredictResponse
 
 KNOBS = knobs_for("bentoml_nobatch")
+CONTRACT = served()  # the served model's request and answer models, from its declaration
+PredictRequest = CONTRACT.single
 
 
 @bentoml.service(workers=int(KNOBS["workers"]), threads=int(KNOBS["threads"]), logging=NO_ACCESS_LOG)
@@ -48,7 +49,7 @@ class ChurnService:
     async def model_info(self) -> dict[str, Any]:
         return self.service.info()
 
-    @bentoml.api(route=PATHS["predict"], input_spec=PredictRequest, output_spec=PredictResponse)
+    @bentoml.api(route=PATHS["predict"], input_spec=PredictRequest, output_spec=CONTRACT.response)
     def predict(self, **row: Any) -> Response:
         try:
             result = self.service.infer([row])
@@ -59,8 +60,8 @@ class ChurnService:
         metrics.PREDICTIONS.labels("single", "success").inc()
         return Response(single_payload(result, self.service.require().version), media_type=JSON)
 
-    @bentoml.api(route=PATHS["batch"], input_spec=BatchPredictRequest, output_spec=BatchPredictResponse)
-    def predict_batch(self, items: list[PredictRequest]) -> Response:
+    @bentoml.api(route=PATHS["batch"], input_spec=CONTRACT.batch, output_spec=CONTRACT.batch_response)
+    def predict_batch(self, items: list[PredictRequest]) -> Response:  # type: ignore[valid-type]
         try:
             result = self.service.infer(items)
         except ContractError as error:

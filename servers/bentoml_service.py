@@ -3,8 +3,10 @@
 BentoML batches calls to a `batchable=True` API, and a batchable API takes exactly one batch
 argument; for inputs with several fields its guide puts a wrapper service in front that
 depends (`bentoml.depends`) on the batchable one. Here the public `ChurnAPI` (async, no model)
-validates each request and converts it to a feature matrix; `ChurnModel`'s dispatcher groups
-the matrices of concurrent calls into one model call and splits the result back.
+validates each request and turns it into one array: the feature matrix for a model that takes
+one, else its validated values (an object array, one column per field); `ChurnModel`'s
+dispatcher stacks the arrays of concurrent calls, converts the batch once and makes one model
+call, and the answers travel back as one array (class index and probabilities, or values).
 """
 
 from __future__ import annotations
@@ -31,16 +33,23 @@ from servers.contract import (
     batch_payload,
     not_ready,
     overloaded,
+    served,
     single_payload,
 )
 from servers.contract_guard import ContractGuard
 from servers.registry import PATHS
 from servers.service import ModelService
-from shared_model.features import to_matrix
+from shared_model.convert import Converter
 from shared_model.predictor import Predictions
-from shared_model.schemas import BatchPredictRequest, BatchPredictResponse, PredictRequest, PredictResponse
 
 KNOBS = knobs_for("bentoml")
+CONTRACT = served()  # the served model's request and answer models, from its declaration
+SCHEMA = CONTRACT.schema
+CONVERTER = Converter(SCHEMA)
+# A matrix-input model gets its float matrix built per request (cheap); any other model gets the
+# validated values, converted to its input once per batch in the model service.
+MATRIX = SCHEMA.input == "matrix"
+PredictRequest = CONTRACT.single
 
 
 @bentoml.service(
@@ -71,8 +80,10 @@ class ChurnModel:
         max_latency_ms=int(KNOBS["max_latency_ms"]),
     )
     def predict(self, features: np.ndarray) -> np.ndarray:
-        """Class probabilities for the stacked feature rows of every call in the batch."""
-        return self.service.infer_matrix(features).proba
+        """The answers (Predictor.to_array) for the stacked rows of every call in the batch."""
+        X = features if MATRIX else CONVERTER.from_object_matrix(features)
+        predictor = self.service.require()
+        return predictor.to_array(self.service.infer_input(X))
 
     @bentoml.api
     def status(self) -> dict[str, Any]:
@@ -114,13 +125,14 @@ class ChurnAPI:
             if not status["ready"]:
                 raise not_ready()
             self.version = status["version"]
+        features = CONVERTER.rows_input(rows) if MATRIX else CONVERTER.object_matrix(rows)
         try:
-            proba = await self.model.to_async.predict(to_matrix(rows))
+            answers = await self.model.to_async.predict(features)
         except bentoml.exceptions.ServiceUnavailable:  # the dispatcher shed it (max_latency_ms)
             raise overloaded() from None
-        return Predictions(proba.argmax(axis=1), proba), self.version
+        return Predictions.from_array(answers, SCHEMA), self.version
 
-    @bentoml.api(route=PATHS["predict"], input_spec=PredictRequest, output_spec=PredictResponse)
+    @bentoml.api(route=PATHS["predict"], input_spec=PredictRequest, output_spec=CONTRACT.response)
     async def predict(self, **row: Any) -> Response:
         try:
             result, version = await self._infer([row])
@@ -131,8 +143,8 @@ class ChurnAPI:
         metrics.PREDICTIONS.labels("single", "success").inc()
         return Response(single_payload(result, version), media_type=JSON)
 
-    @bentoml.api(route=PATHS["batch"], input_spec=BatchPredictRequest, output_spec=BatchPredictResponse)
-    async def predict_batch(self, items: list[PredictRequest]) -> Response:
+    @bentoml.api(route=PATHS["batch"], input_spec=CONTRACT.batch, output_spec=CONTRACT.batch_response)
+    async def predict_batch(self, items: list[PredictRequest]) -> Response:  # type: ignore[valid-type]
         try:
             result, version = await self._infer(items)
         except ContractError as error:

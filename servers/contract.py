@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
+from functools import cache
 from typing import Any
 
 import orjson
 from pydantic import ValidationError
 
+from shared_model.contract_models import ContractModels, contract_models
+from shared_model.models import model_from_env
 from shared_model.predictor import Predictions
-from shared_model.schemas import BatchPredictRequest, ErrorBody, ErrorCode, PredictRequest
+from shared_model.schemas import ErrorBody, ErrorCode
 
 MAX_BODY_BYTES = 1024 * 1024
 JSON = "application/json"
@@ -99,16 +102,24 @@ def _validation_error(exc: ValidationError) -> ContractError:
     return ContractError(422, "validation_error", "the request does not match the schema", details)
 
 
-def parse_single(body: bytes) -> PredictRequest:
+@cache
+def served() -> ContractModels:
+    """The contract's models for the model this process serves (SERVEBENCH_MODEL), built once."""
+    return contract_models(model_from_env().schema)
+
+
+def parse_single(body: bytes) -> Any:
+    """One request row of the served model, validated (its PredictRequest)."""
     try:
-        return PredictRequest.model_validate_json(body)
+        return served().single.model_validate_json(body)
     except ValidationError as exc:
         raise _validation_error(exc) from None
 
 
-def parse_batch(body: bytes) -> BatchPredictRequest:
+def parse_batch(body: bytes) -> Any:
+    """A batch request of the served model (its BatchPredictRequest: `.items` are the rows)."""
     try:
-        return BatchPredictRequest.model_validate_json(body)
+        return served().batch.model_validate_json(body)
     except ValidationError as exc:
         raise _validation_error(exc) from None
 

@@ -34,6 +34,7 @@ from servers.contract import (
     overloaded,
     parse_batch,
     parse_single,
+    served,
     single_payload,
     status_error,
     timed_out,
@@ -43,13 +44,7 @@ from servers.draining import CloseConnectionsWhenDraining
 from servers.registry import PATHS
 from servers.service import ModelService
 from shared_model.predictor import Predictions
-from shared_model.schemas import (
-    BatchPredictRequest,
-    BatchPredictResponse,
-    ErrorBody,
-    PredictRequest,
-    PredictResponse,
-)
+from shared_model.schemas import ErrorBody
 
 Mode = Literal["inline", "threadpool", "batcher"]
 log = logging.getLogger("servebench.fastapi")
@@ -73,7 +68,7 @@ def _with_request_schemas(app: FastAPI) -> Callable[[], dict[str, Any]]:
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
             _, definitions = models_json_schema(
-                [(PredictRequest, "validation"), (BatchPredictRequest, "validation")],
+                [(served().single, "validation"), (served().batch, "validation")],
                 ref_template=_REF,
             )
             schema.setdefault("components", {}).setdefault("schemas", {}).update(
@@ -126,8 +121,9 @@ def create_app(mode: Mode) -> FastAPI:
         if batcher is not None:
             await batcher.close()
 
+    contract = served()  # the request and answer models of the served model, from its declaration
     app = FastAPI(
-        title=f"servebench: {service.title}",
+        title=f"servebench: {service.title}, model {service.model.name}",
         version="1.0.0",
         lifespan=lifespan,
         docs_url="/docs",
@@ -192,8 +188,8 @@ def create_app(mode: Mode) -> FastAPI:
     single_ok = metrics.PREDICTIONS.labels("single", "success")  # bound once: a hot path
     batch_ok = metrics.PREDICTIONS.labels("batch", "success")
 
-    @app.post(PATHS["predict"], response_model=PredictResponse, responses=_ERRORS,
-              openapi_extra=_json_body(PredictRequest))
+    @app.post(PATHS["predict"], response_model=contract.response, responses=_ERRORS,
+              openapi_extra=_json_body(contract.single))
     async def predict(request: Request) -> Response:
         try:
             _, result = await answer(request, parse_single, lambda row: [row])
@@ -203,8 +199,8 @@ def create_app(mode: Mode) -> FastAPI:
         single_ok.inc()
         return Response(single_payload(result, service.require().version), media_type=JSON)
 
-    @app.post(PATHS["batch"], response_model=BatchPredictResponse, responses=_ERRORS,
-              openapi_extra=_json_body(BatchPredictRequest))
+    @app.post(PATHS["batch"], response_model=contract.batch_response, responses=_ERRORS,
+              openapi_extra=_json_body(contract.batch))
     async def predict_batch(request: Request) -> Response:
         try:
             batch, result = await answer(request, parse_batch, lambda batch: batch.items)

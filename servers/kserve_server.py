@@ -32,8 +32,9 @@ from kserve.errors import InvalidInput
 from kserve.protocol.rest import server as rest_server
 
 from servers import metrics
-from servers.columns import InvalidColumns, matrix_from_columns
+from servers.columns import InvalidColumns, input_from_columns
 from servers.contract import new_request_id
+from servers.protocols import prediction_datatype
 from servers.service import ModelService
 
 MODEL_NAME = "churn"
@@ -70,19 +71,23 @@ class ChurnModel(kserve.Model):
             raise InvalidInput("send an Open Inference (v2) request to /v2/models/churn/infer")
         rows = payload.inputs[0].shape[0] if payload.inputs and payload.inputs[0].shape else 0
         endpoint = "single" if rows == 1 else "batch"
+        predictor = self.service.require()
         try:
-            matrix = matrix_from_columns({tensor.name: _values(tensor) for tensor in payload.inputs})
+            columns = {tensor.name: _values(tensor) for tensor in payload.inputs}
+            X = input_from_columns(predictor.schema, columns,
+                                   converter=predictor.converter)
         except InvalidColumns as error:
             metrics.ERRORS.labels(endpoint, "validation_error").inc()
             raise InvalidInput(str(error)) from None
-        result = self.service.infer_matrix(matrix)
-        n = len(matrix)
+        result = self.service.infer_input(X)
+        n = len(result)
         metrics.PREDICTIONS.labels(endpoint, "success").inc(n)
-        outputs = [
-            InferOutput("prediction", [n, 1], "INT64",
-                        result.classes.astype(np.int64).reshape(n, 1).tolist()),
-            InferOutput("probability", [n, 2], "FP64", result.proba.tolist()),
-        ]
+        datatype = prediction_datatype(predictor.schema.classes)
+        classes = result.classes.tolist() if datatype != "INT64" else result.classes.astype(np.int64).tolist()
+        outputs = [InferOutput("prediction", [n, 1], datatype, [[value] for value in classes])]
+        if result.proba is not None:
+            outputs.append(InferOutput("probability", [n, result.proba.shape[1]], "FP64",
+                                       result.proba.tolist()))
         return InferResponse(response_id=payload.id or new_request_id(), model_name=self.name,
                              infer_outputs=outputs)
 

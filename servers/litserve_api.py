@@ -70,8 +70,7 @@ class ChurnLitAPI(ls.LitAPI):
             raise http_error(error) from None
 
     def unbatch(self, output: Predictions) -> list[Predictions]:
-        classes, proba = output.classes, output.proba
-        return [Predictions(classes[i:i + 1], proba[i:i + 1]) for i in range(len(classes))]
+        return [output.part(i, i + 1) for i in range(len(output))]
 
     def encode_response(self, output: Predictions) -> Response:
         version = self.service.require().version

@@ -27,7 +27,7 @@ from servers.contract_guard import ContractGuard
 from servers.litserve_api import ChurnLitAPI
 from servers.registry import PATHS, get_stack
 from servers.service import ModelService
-from shared_model.profiles import profile_from_env
+from shared_model.models import model_from_env
 
 _ENDPOINTS = {PATHS["predict"]: "single", PATHS["batch"]: "batch"}
 
@@ -41,7 +41,7 @@ def knobs() -> dict[str, Any]:
 def _metadata() -> dict[str, Any]:
     # The workers hold the model; the API server reads the metadata of the same artifact,
     # which the workers verified against its sha256 when they loaded it.
-    return json.loads(profile_from_env().metadata_path.read_text())
+    return model_from_env().metadata()
 
 
 def _answer(error: ContractError) -> Response:

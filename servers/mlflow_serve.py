@@ -1,7 +1,7 @@
 """MLflow stack: `python -m servers.mlflow_serve --host H --port P --workers N --timeout-s T`.
 
-Saves the churn model as an MLflow pyfunc model (servers/mlflow_model.py, with the profile's
-artifact and metadata as the model's artifacts and an explicit column signature), then runs
+Saves the served model as an MLflow pyfunc model (servers/mlflow_model.py, with its artifact
+and metadata as the model's artifacts and an explicit column signature from its declaration), then runs
 `mlflow models serve --env-manager local` on it: MLflow's scoring server, a FastAPI app under
 uvicorn, started by the CLI as `bash -c "exec uvicorn ..."`. Nothing is fetched at run time.
 
@@ -29,41 +29,49 @@ from pathlib import Path
 from types import FrameType
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SIGNATURE = {
-    "tenure_months": "long",
-    "monthly_charges": "double",
-    "total_charges": "double",
-    "num_products": "long",
-    "has_phone_service": "boolean",
-    "has_internet": "boolean",
-    "contract_type": "string",
-    "payment_method": "string",
-}
+
+
+def column_type(field_type: str, nullable: bool) -> str:
+    """A declared field's MLflow column type. A nullable integer or boolean column is read as a
+    float column with NaN for the missing values: `long` and `boolean` columns refuse them."""
+    if nullable and field_type in ("integer", "boolean"):
+        return "double"
+    return {"integer": "long", "number": "double", "boolean": "boolean", "categorical": "string"}[field_type]
+
+
+def _prediction_type(classes: list[object] | None) -> str:
+    if classes is None:
+        return "double"
+    if all(isinstance(c, bool) for c in classes):
+        return "boolean"
+    return "long" if all(isinstance(c, int) for c in classes) else "string"
 
 
 def save(directory: Path) -> Path:
-    """The churn model as an MLflow model directory (mlflow.pyfunc.save_model, models from code)."""
+    """The served model as an MLflow model directory (mlflow.pyfunc.save_model, models from code)."""
     import mlflow
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema
 
-    from shared_model.profiles import profile_from_env
+    from shared_model.models import model_from_env
 
-    profile = profile_from_env()
-    path = directory / f"churn-{profile.name}"
+    model = model_from_env()
+    schema = model.schema
+    path = directory / f"model-{model.name}"
     signature = ModelSignature(
-        inputs=Schema([ColSpec(kind, name) for name, kind in SIGNATURE.items()]),
-        outputs=Schema([ColSpec("long", "prediction"), ColSpec("double", "no_churn"),
-                        ColSpec("double", "churn")]),
+        inputs=Schema([ColSpec(column_type(f.type, f.nullable), f.name, required=True)
+                       for f in schema.fields]),
+        outputs=Schema([ColSpec(_prediction_type(schema.classes), "prediction"),
+                        *(ColSpec("double", label) for label in schema.labels)]),
     )
     mlflow.pyfunc.save_model(
         path,
         python_model=str(REPO_ROOT / "servers" / "mlflow_model.py"),
-        artifacts={"model": str(profile.artifact), "metadata": str(profile.metadata_path)},
+        artifacts={"model": str(model.artifact), "metadata": str(model.metadata_path)},
         signature=signature,
         # Stated, not inferred: inferring them loads the model once more in a subprocess.
         pip_requirements=[f"{name}=={version(name)}"
-                          for name in ("mlflow", "scikit-learn", "numpy", "pandas")],
+                          for name in ("mlflow", "scikit-learn", "numpy", "pandas", "skops")],
     )
     return path
 

@@ -17,8 +17,8 @@ from types import TracebackType
 import httpx
 import psutil
 
+from servers.protocols import schema_named
 from servers.registry import Stack
-from shared_model.schemas import EXAMPLE_REQUEST as SEED_EXAMPLE
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -148,7 +148,8 @@ class ServerProcess:
         """A stack declared to say ready before its model has loaded: wait, within the same
         deadline, for its first answer, so that no check or measurement starts while it loads
         (the deviation itself is what the lifecycle tests observe)."""
-        native = self.stack.protocol.request([SEED_EXAMPLE], False, self.stack.paths)
+        model = schema_named(self.extra_env.get("SERVEBENCH_MODEL") or os.environ.get("SERVEBENCH_MODEL"))
+        native = self.stack.protocol.request([dict(model.example)], False, self.stack.paths, model)
         answer = client.request(native.method, f"{self.url}{native.path}", content=native.body,
                                 headers=dict(native.headers), timeout=max(deadline - time.monotonic(), 0.1))
         if answer.status_code != 200:

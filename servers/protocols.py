@@ -11,15 +11,18 @@ of the stack: a proxy adds a hop and its own event loop, and the numbers would b
 from __future__ import annotations
 
 import json
+import math
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import orjson
 from pydantic import ValidationError
 
-from shared_model.schemas import EXAMPLE_REQUEST as SEED_EXAMPLE
-from shared_model.schemas import BatchPredictResponse, PredictResponse
+from shared_model.model_schema import FieldSpec, ModelSchema
+from shared_model.schemas import AnyBatchPredictResponse, AnyPredictResponse
 
 if TYPE_CHECKING:  # load generators import this module: it must not pull in the model's libraries
     from shared_model.cases import BadCase
@@ -28,6 +31,21 @@ JSON = "application/json"
 Row = Mapping[str, Any]  # one request row in the contract's terms: field name -> value
 # The contract's prediction paths, as the bad cases name them.
 CONTRACT_PATHS: Mapping[str, str] = {"predict": "/api/v1/predict", "batch": "/api/v1/predict/batch"}
+
+
+@cache
+def schema_named(name: str | None) -> ModelSchema:
+    """The declaration of a registered model (None: the default one), read once per process."""
+    from shared_model.models import get_model
+    from shared_model.profiles import DEFAULT_PROFILE
+
+    return get_model(name or DEFAULT_PROFILE).schema
+
+
+def served_schema() -> ModelSchema:
+    """The declaration of the model SERVEBENCH_MODEL names: what a protocol call means when it is
+    not given one (the tests of the churn models; a server's own process)."""
+    return schema_named(os.environ.get("SERVEBENCH_MODEL"))
 
 
 @dataclass(frozen=True)
@@ -52,37 +70,50 @@ class NotAnAnswer(ValueError):
     """The body is not the protocol's answer for the rows sent."""
 
 
+def _check_labels(found: list[Answer], model: ModelSchema) -> list[Answer]:
+    """Answers shaped as the model's: probabilities under its labels, none for a regressor."""
+    labels = model.labels
+    for answer in found:
+        keys = list(answer.probability or {})
+        if keys != labels:
+            raise NotAnAnswer(f"probability keys {keys}, expected {labels}")
+    return found
+
+
 class Protocol:
     """The contract itself: POST a row to `predict`, `{"items": rows}` to `batch`."""
 
     name = "contract"
     description = "servebench's HTTP contract: its paths, bodies, errors and probes"
 
-    def request(self, rows: Sequence[Row], batch: bool, paths: Mapping[str, str]) -> NativeRequest:
+    def request(self, rows: Sequence[Row], batch: bool, paths: Mapping[str, str],
+                model: ModelSchema | None = None) -> NativeRequest:
         singles = [json.dumps(row).encode() for row in rows]
         if batch:
             return NativeRequest("POST", paths["batch"], b'{"items":[' + b",".join(singles) + b"]}")
         (single,) = singles
         return NativeRequest("POST", paths["predict"], single)
 
-    def answers(self, body: bytes, rows: int, batch: bool) -> list[Answer]:
+    def answers(self, body: bytes, rows: int, batch: bool, model: ModelSchema | None = None) -> list[Answer]:
         """The answers in a 200 body, one per row sent; NotAnAnswer when it is not one."""
         try:
             if batch:
-                many = BatchPredictResponse.model_validate_json(body)
-                items = [(i.prediction, i.probability.model_dump()) for i in many.results]
+                many = AnyBatchPredictResponse.model_validate_json(body)
+                items = [(i.prediction, i.probability) for i in many.results]
                 if many.batch_size != len(items):
                     raise NotAnAnswer(f"batch_size {many.batch_size} for {len(items)} results")
             else:
-                one = PredictResponse.model_validate_json(body)
-                items = [(one.prediction, one.probability.model_dump())]
+                one = AnyPredictResponse.model_validate_json(body)
+                items = [(one.prediction, one.probability)]
         except ValidationError as error:
             raise NotAnAnswer(f"not a prediction: {body[:200]!r}") from error
         if len(items) != rows:
             raise NotAnAnswer(f"{len(items)} answers for {rows} rows")
-        return [Answer(prediction, probability) for prediction, probability in items]
+        return _check_labels([Answer(prediction, probability) for prediction, probability in items],
+                             model or served_schema())
 
-    def bad_request(self, case: BadCase, paths: Mapping[str, str]) -> NativeRequest | None:
+    def bad_request(self, case: BadCase, paths: Mapping[str, str],
+                    model: ModelSchema | None = None) -> NativeRequest | None:
         """The bad case as this protocol would carry it, or None where it cannot express it."""
         path = paths["batch"] if case.path == CONTRACT_PATHS["batch"] else (
             paths["predict"] if case.path == CONTRACT_PATHS["predict"] else case.path)
@@ -102,36 +133,46 @@ class Protocol:
 CONTRACT = Protocol()
 
 
-# The tensor datatype of each contract field in the Open Inference Protocol (servers/columns.py
-# types the same fields on the server side).
-V2_DATATYPES: Mapping[str, str] = {
-    "tenure_months": "INT64",
-    "monthly_charges": "FP64",
-    "total_charges": "FP64",
-    "num_products": "INT64",
-    "has_phone_service": "BOOL",
-    "has_internet": "BOOL",
-    "contract_type": "BYTES",
-    "payment_method": "BYTES",
-}
-LABELS = ("no_churn", "churn")  # the probability columns, in the model's class order
+def v2_datatypes(model: ModelSchema) -> dict[str, str]:
+    """The Open Inference tensor datatype of each declared field. The protocol has no null: a
+    nullable integer, number or boolean travels as FP64 with NaN for a missing value, a nullable
+    category as BYTES with "" for one (servers/columns.py reads them back as missing)."""
+    out = {}
+    for spec in model.fields:
+        if spec.type == "categorical":
+            out[spec.name] = "BYTES"
+        elif spec.nullable or spec.type == "number":
+            out[spec.name] = "FP64"
+        else:
+            out[spec.name] = "INT64" if spec.type == "integer" else "BOOL"
+    return out
 
 
-def _columns(rows: Sequence[Row]) -> dict[str, list[Any]]:
-    """One list per field: the contract's fields first, then any other key the rows carry (a
+def prediction_datatype(classes: Sequence[object] | None) -> str:
+    """The datatype of the `prediction` output: the class labels' type, or FP64 for a regressor."""
+    if classes is None:
+        return "FP64"
+    if all(isinstance(c, bool) for c in classes):
+        return "BOOL"
+    return "INT64" if all(isinstance(c, int) for c in classes) else "BYTES"
+
+
+def _columns(rows: Sequence[Row], model: ModelSchema) -> dict[str, list[Any]]:
+    """One list per field: the declared fields first, then any other key the rows carry (a
     bad row's unknown field becomes an unknown input); a field no row has is left out (a bad
     row's missing field becomes a missing input). Rows of one request share their keys."""
-    keys = [name for name in V2_DATATYPES if name in rows[0]]
-    keys += [name for name in rows[0] if name not in V2_DATATYPES]
+    declared = model.field_names
+    keys = [name for name in declared if name in rows[0]]
+    keys += [name for name in rows[0] if name not in declared]
     try:
         return {name: [row[name] for row in rows] for name in keys}
     except KeyError as error:
         raise ValueError(f"rows of one request must carry the same fields: {error}") from None
 
 
-def _datatype(name: str, values: Sequence[Any]) -> str:
-    if name in V2_DATATYPES:
-        return V2_DATATYPES[name]
+def _datatype(name: str, values: Sequence[Any], declared: Mapping[str, str]) -> str:
+    if name in declared:
+        return declared[name]
     kinds = {type(value) for value in values}
     if kinds <= {bool}:
         return "BOOL"
@@ -142,7 +183,31 @@ def _datatype(name: str, values: Sequence[Any]) -> str:
     return "BYTES"
 
 
+def _v2_values(values: list[Any], datatype: str, spec: FieldSpec | None) -> list[Any]:
+    """A nullable field's values as its tensor carries them (NaN or "" for null, a nullable
+    boolean's values as 1.0 and 0.0); anything else as it is (a bad case's value stays wrong)."""
+    if spec is None or not spec.nullable:
+        return values
+    if datatype == "BYTES":
+        return ["" if value is None else value for value in values]
+    boolean = spec.type == "boolean"
+    return [math.nan if value is None else float(value) if boolean and isinstance(value, bool) else value
+            for value in values]
+
+
+def _has_nan(value: Any) -> bool:
+    if isinstance(value, float):
+        return value != value
+    if isinstance(value, list):
+        return any(_has_nan(item) for item in value)
+    if isinstance(value, dict):
+        return any(_has_nan(item) for item in value.values())
+    return False
+
+
 def _dumps(value: Any) -> bytes:
+    if _has_nan(value):  # a missing value in a tensor, or a bad case: orjson would write null
+        return json.dumps(value, allow_nan=True, separators=(",", ":")).encode()
     try:
         return orjson.dumps(value)
     except TypeError:  # integers beyond 64 bits (a bad case): the standard library writes them
@@ -153,14 +218,17 @@ class _RowsProtocol(Protocol):
     """A protocol that carries rows in its own envelope: a bad case's row is re-encoded in it;
     what the envelope cannot carry (the contract's {"items": ...} shape) cannot be sent."""
 
-    def bad_request(self, case: BadCase, paths: Mapping[str, str]) -> NativeRequest | None:
-        good = self.request([SEED_EXAMPLE], False, paths)
+    def bad_request(self, case: BadCase, paths: Mapping[str, str],
+                    model: ModelSchema | None = None) -> NativeRequest | None:
+        model = model or served_schema()
+        example = dict(model.example)
+        good = self.request([example], False, paths, model)
         if case.group in ("schema", "range", "slow"):
-            return self.request([json.loads(case.body)], False, paths)
+            return self.request([json.loads(case.body)], False, paths, model)
         if case.name == "batch_too_many":
-            return self.request([SEED_EXAMPLE] * 101, True, paths)
+            return self.request([example] * 101, True, paths, model)
         if case.name == "batch_one_bad_item":
-            return self.request(json.loads(case.body)["items"], True, paths)
+            return self.request(json.loads(case.body)["items"], True, paths, model)
         if case.group == "media_type":
             headers = {"Content-Type": case.content_type} if case.content_type else {}
             return NativeRequest("POST", good.path, good.body, headers)
@@ -174,35 +242,45 @@ class _RowsProtocol(Protocol):
 class OpenInference(_RowsProtocol):
     """KServe v2 / Open Inference Protocol over HTTP/JSON (Triton, KServe).
 
-    One input tensor per contract field, shape [n, 1] (n rows: 1 for a single prediction);
-    outputs `prediction` INT64 [n, 1] and `probability` FP64 [n, 2] (no_churn, churn).
-    Single and batch requests differ only in n: both go to the model's infer path.
+    One input tensor per declared field, shape [n, 1] (n rows: 1 for a single prediction);
+    outputs `prediction` [n, 1] (the class labels' datatype, FP64 for a regressor) and, for a
+    classifier, `probability` FP64 [n, classes] in the model's class order. Single and batch
+    requests differ only in n: both go to the model's infer path.
     """
 
     name = "open-inference-v2"
     description = "Open Inference (KServe v2) protocol: POST /v2/models/<model>/infer with tensors"
 
-    def request(self, rows: Sequence[Row], batch: bool, paths: Mapping[str, str]) -> NativeRequest:
+    def request(self, rows: Sequence[Row], batch: bool, paths: Mapping[str, str],
+                model: ModelSchema | None = None) -> NativeRequest:
+        model = model or served_schema()
         n = len(rows)
         if not batch and n != 1:
             raise ValueError("a single prediction is one row")
-        inputs = [
-            {"name": name, "datatype": _datatype(name, values), "shape": [n, 1], "data": values}
-            for name, values in _columns(rows).items()
-        ]
+        declared = v2_datatypes(model)
+        specs = {spec.name: spec for spec in model.fields}
+        inputs = []
+        for name, values in _columns(rows, model).items():
+            datatype = _datatype(name, values, declared)
+            inputs.append({"name": name, "datatype": datatype, "shape": [n, 1],
+                           "data": _v2_values(values, datatype, specs.get(name))})
         return NativeRequest("POST", paths["batch" if batch else "predict"], _dumps({"inputs": inputs}))
 
-    def answers(self, body: bytes, rows: int, batch: bool) -> list[Answer]:
+    def answers(self, body: bytes, rows: int, batch: bool, model: ModelSchema | None = None) -> list[Answer]:
+        model = model or served_schema()
+        labels = model.labels
+        k = len(labels)
         try:
             outputs = {output["name"]: output for output in orjson.loads(body)["outputs"]}
             classes = outputs["prediction"]["data"]
-            proba = outputs["probability"]["data"]
-            if outputs["probability"]["shape"] != [rows, 2] or len(proba) != 2 * rows:
-                raise NotAnAnswer(f"probability shape {outputs['probability']['shape']} for {rows} rows")
-            found = [
-                Answer(classes[i], dict(zip(LABELS, proba[2 * i:2 * i + 2], strict=True)))
-                for i in range(len(classes))
-            ]
+            if k:
+                proba = outputs["probability"]["data"]
+                if outputs["probability"]["shape"] != [rows, k] or len(proba) != k * rows:
+                    raise NotAnAnswer(f"probability shape {outputs['probability']['shape']} for {rows} rows")
+                found = [Answer(classes[i], dict(zip(labels, proba[k * i:k * i + k], strict=True)))
+                         for i in range(len(classes))]
+            else:
+                found = [Answer(value, None) for value in classes]
         except (orjson.JSONDecodeError, KeyError, TypeError) as error:
             raise NotAnAnswer(f"not an inference response: {body[:200]!r}") from error
         if len(found) != rows:
@@ -217,7 +295,8 @@ class ContractBodies(Protocol):
     name = "contract-bodies"
     description = "the contract's request and answer bodies at the framework's own prediction path"
 
-    def bad_request(self, case: BadCase, paths: Mapping[str, str]) -> NativeRequest | None:
+    def bad_request(self, case: BadCase, paths: Mapping[str, str],
+                    model: ModelSchema | None = None) -> NativeRequest | None:
         path = paths["batch"] if case.path == CONTRACT_PATHS["batch"] else paths["predict"]
         headers = {"Content-Type": case.content_type} if case.content_type else {}
         return NativeRequest(case.method, path, case.body, {**headers, **case.headers})
@@ -225,23 +304,26 @@ class ContractBodies(Protocol):
 
 class MLflowInvocations(_RowsProtocol):
     """MLflow's scoring protocol: POST /invocations with a `dataframe_split` table, one column
-    per contract field; the answer is {"predictions": [{"prediction", "no_churn", "churn"}, ...]}."""
+    per declared field; the answer is {"predictions": [{"prediction", <label>: p, ...}, ...]}
+    (churn: prediction, no_churn, churn; a regressor: prediction alone)."""
 
     name = "mlflow-invocations"
     description = "MLflow scoring server: POST /invocations, dataframe_split in, predictions out"
 
-    def request(self, rows: Sequence[Row], batch: bool, paths: Mapping[str, str]) -> NativeRequest:
+    def request(self, rows: Sequence[Row], batch: bool, paths: Mapping[str, str],
+                model: ModelSchema | None = None) -> NativeRequest:
         if not batch and len(rows) != 1:
             raise ValueError("a single prediction is one row")
-        columns = _columns(rows)
+        columns = _columns(rows, model or served_schema())
         data = [list(values) for values in zip(*columns.values(), strict=True)]
         body = _dumps({"dataframe_split": {"columns": list(columns), "data": data}})
         return NativeRequest("POST", paths["batch" if batch else "predict"], body)
 
-    def answers(self, body: bytes, rows: int, batch: bool) -> list[Answer]:
+    def answers(self, body: bytes, rows: int, batch: bool, model: ModelSchema | None = None) -> list[Answer]:
+        labels = (model or served_schema()).labels
         try:
             found = [
-                Answer(item["prediction"], {label: item[label] for label in LABELS})
+                Answer(item["prediction"], {label: item[label] for label in labels} if labels else None)
                 for item in orjson.loads(body)["predictions"]
             ]
         except (orjson.JSONDecodeError, KeyError, TypeError) as error:

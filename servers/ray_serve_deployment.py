@@ -58,7 +58,6 @@ from servers.contract import (
 )
 from servers.registry import PATHS
 from servers.service import ModelService
-from shared_model.features import to_matrix
 from shared_model.predictor import Predictions
 
 log = logging.getLogger("servebench.ray_serve")
@@ -151,10 +150,9 @@ class ChurnReplica:
 
     # -- model calls ------------------------------------------------------------------------
     async def predict_rows(self, rows: Sequence[Any]) -> Predictions:
-        self.service.require()
-        X = to_matrix(rows)
+        X = self.service.require().to_input(rows)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._model_thread, self.service.infer_matrix, X)
+        return await loop.run_in_executor(self._model_thread, self.service.infer_input, X)
 
     async def predict_one(self, row: Any) -> Predictions:
         return await self.predict_rows([row])
@@ -181,7 +179,7 @@ class BatchedChurnReplica(ChurnReplica):
         enqueued = time.perf_counter()
         result, index, started = await self._predict_batched(row)
         metrics.QUEUE_WAIT_SECONDS.observe(started - enqueued)
-        return Predictions(result.classes[index : index + 1], result.proba[index : index + 1])
+        return result.part(index, index + 1)
 
 
 def ingress_class(batched: bool) -> type:

@@ -139,7 +139,7 @@ class Stack:
 
     def expected_bad(self, case: BadCase) -> tuple[int, bool]:
         """(status, body is ErrorBody) this stack is declared to answer to a BAD case."""
-        deviation = self.deviation_for(case.name, case.group)
+        deviation = self.deviation_for(*case.kinds)
         if deviation is not None and deviation.status is not None:
             return deviation.status, deviation.error_body
         return case.status, True
@@ -308,8 +308,8 @@ def _triton_deviations(batching: bool) -> tuple[Deviation, ...]:
                   "the inference callable raise; PyTriton answers 500 with the formatted Python traceback "
                   "in the error text" + (", and fails every request Triton batched with the bad one"
                                          if batching else ""),
-                  cases=("range", "unknown_contract", "unknown_payment", "uppercase_enum", "unicode_enum",
-                         "long_string", "batch_one_bad_item"), status=500, error_body=False),
+                  cases=("range", "unknown_contract", "unknown_payment", "unknown_category", "uppercase_enum",
+                         "unicode_enum", "long_string", "batch_one_bad_item"), status=500, error_body=False),
         rows,
         Deviation("other methods answer 405 {\"error\": ...}", cases=("method",), status=405,
                   error_body=False),
@@ -336,10 +336,12 @@ _MLFLOW_DEVIATIONS = (
     Deviation("JSON nested too deep makes MLflow's JSON decoding fail: 500 text/plain",
               cases=("deeply_nested",), status=500, error_body=False),
     Deviation("MLflow's signature enforcement converts values before the model sees them (\"24\" and 24.5 "
-              "for a long become 24, true for a long 1, \"yes\" and 1 for a boolean true) and drops "
-              "unknown columns: answered 200",
+              "for a long become 24, true for a long 1, \"65.5\" and true for a double 65.5 and 1.0, "
+              "\"yes\" and 1 for a boolean true, null for a boolean false) and drops unknown columns: "
+              "answered 200",
               cases=("string_for_int", "float_for_int", "bool_for_int", "string_for_bool", "int_for_bool",
-                     "extra_field"), status=200, error_body=False),
+                     "string_for_float", "bool_for_float", "null_for_bool", "extra_field"), status=200,
+              error_body=False),
     Deviation("bodies MLflow cannot read (malformed JSON, not an object, no dataframe_split) and values "
               "its signature cannot convert answer 400 {\"error_code\": \"BAD_REQUEST\", ...}; values "
               "that break the contract's rules 400 {\"error_code\": \"INVALID_PARAMETER_VALUE\", ...}",

@@ -6,38 +6,23 @@ import gc
 import json
 import logging
 import os
-import pickle
 import platform
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from servers import metrics
 from servers.contract import not_ready
 from servers.registry import get_stack
-from shared_model.features import to_matrix
+from shared_model.models import model_from_env
 from shared_model.predictor import Predictions, Predictor
-from shared_model.profiles import profile_from_env
 
 log = logging.getLogger("servebench.service")
 
 EXIT_MODEL_LOAD_FAILED = 3
-
-
-@dataclass(frozen=True)
-class ArtifactCopy:
-    """A model profile whose artifact and metadata are copies a framework keeps with its model
-    (an MLflow model's artifacts, a TorchServe archive); Predictor.load checks them the same way."""
-
-    name: str
-    artifact: Path
-    metadata_path: Path
 
 
 class ModelService:
@@ -54,8 +39,8 @@ class ModelService:
         self.knobs: dict[str, Any] = json.loads(os.environ.get("SERVEBENCH_KNOBS", "null")) or declared
         self.title = stack.title if stack else self.stack_name
         # The stack's own packages and what every model needs: what /info reports versions of.
-        self.packages = (*(stack.packages if stack else ()), "numpy", "scikit-learn")
-        self.profile = profile_from_env()
+        self.packages = (*(stack.packages if stack else ()), "numpy", "scikit-learn", "pandas", "skops")
+        self.model = model_from_env()  # the registered model SERVEBENCH_MODEL names
         self.started = time.time()
         self.predictor: Predictor | None = None
         self._loader: threading.Thread | None = None
@@ -71,20 +56,18 @@ class ModelService:
             )
             self._loader.start()
 
-    def load(self, copy: ArtifactCopy | None = None, loads: Callable[[bytes], Any] = pickle.loads) -> None:
+    def load(self, artifact: Path | None = None) -> None:
         """Load now, in this thread; a failure raises.
 
-        `copy`: the profile's artifact as a framework keeps it with its model (checked against
-        its metadata's sha256 all the same); `loads`: the unpickler (see Predictor.load).
+        `artifact`: the model's artifact as a framework keeps it with its model (an MLflow
+        model's artifacts, a TorchServe archive), checked against the registered sha256 all the
+        same.
         """
         delay = float(os.environ.get("SERVEBENCH_LOAD_DELAY_S", "0") or 0)
         if delay:
             time.sleep(delay)  # test knob: makes the not-ready window observable
-        if copy is None:
-            self.predictor = Predictor.load(self.profile, loads=loads)
-        else:
-            self.predictor = Predictor.load(copy, build_if_missing=False, loads=loads)  # type: ignore[arg-type]
-        log.info("model %s loaded (sha256 %s)", self.profile.name, self.predictor.fingerprint)
+        self.predictor = Predictor.load(self.model, build_if_missing=artifact is None, artifact=artifact)
+        log.info("model %s loaded (sha256 %s)", self.model.name, self.predictor.fingerprint)
         self.freeze_startup_heap()
 
     def freeze_startup_heap(self) -> None:
@@ -120,12 +103,12 @@ class ModelService:
         return self.predictor
 
     def infer(self, rows: Sequence[Any]) -> Predictions:
-        """One model call for all rows, timed into the contract's histograms."""
-        self.require()
-        return self.infer_matrix(to_matrix(rows))
+        """One conversion and one model call for all rows, the call timed into the histograms."""
+        return self.infer_input(self.require().to_input(rows))
 
-    def infer_matrix(self, X: np.ndarray) -> Predictions:
-        """Same as `infer` for rows already converted by `to_matrix` (e.g. in another process)."""
+    def infer_input(self, X: Any) -> Predictions:
+        """Same as `infer` for rows already converted to the estimator's input (a matrix or a
+        frame, built from rows or from columns, possibly in another process)."""
         predictor = self.require()
         started = time.perf_counter()
         result = predictor.predict_batch(X)
@@ -149,7 +132,9 @@ class ModelService:
             "title": self.title,
             "knobs": self.knobs,
             "model": {
-                "profile": self.profile.name,
+                "profile": self.model.name,
+                "name": self.model.name,
+                "kind": self.model.schema.kind,
                 "sha256": predictor.fingerprint if predictor else None,
                 "version": predictor.version if predictor else None,
                 "loaded": predictor is not None,

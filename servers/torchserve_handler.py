@@ -29,9 +29,7 @@ from servers.contract import (
     single_payload,
     too_large,
 )
-from servers.service import ArtifactCopy, ModelService
-from shared_model.features import to_matrix
-from shared_model.predictor import Predictions
+from servers.service import ModelService
 
 
 class ChurnHandler:
@@ -43,8 +41,7 @@ class ChurnHandler:
         model_dir = Path(context.system_properties["model_dir"])
         serialized = context.manifest["model"]["serializedFile"]
         service = ModelService()
-        service.load(ArtifactCopy(service.profile.name, model_dir / serialized,
-                                  model_dir / Path(serialized).with_suffix(".json").name))
+        service.load(artifact=model_dir / serialized)
         self.service = service
         self.initialized = True
 
@@ -71,14 +68,14 @@ class ChurnHandler:
         if parsed:
             rows = [row for _, _, request_rows in parsed for row in request_rows]
             started = time.perf_counter()
-            result = self.service.infer_matrix(to_matrix(rows))
+            result = self.service.infer(rows)
             seconds = time.perf_counter() - started
             version = self.service.require().version
             start = 0
             counts = {"single": 0, "batch": 0}
             for idx, endpoint, request_rows in parsed:
                 end = start + len(request_rows)
-                part = Predictions(result.classes[start:end], result.proba[start:end])
+                part = result.part(start, end)
                 payload = single_payload if endpoint == "single" else batch_payload
                 answers[idx] = payload(part, version)
                 context.set_response_content_type(idx, JSON)

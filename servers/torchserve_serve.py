@@ -89,10 +89,10 @@ def log_config(path: Path) -> Path:
 
 def archive(store: Path, work: Path, args: argparse.Namespace) -> Path:
     """churn.mar in the model store, built by torch-model-archiver."""
-    # The profile's files, named by a child process: this one stays small (no scikit-learn).
+    # The served model's files, named by a child process: this one stays small (no scikit-learn).
     named = subprocess.run(
-        [sys.executable, "-c", "from shared_model.profiles import profile_from_env as p; "
-         "print(p().artifact); print(p().metadata_path)"],
+        [sys.executable, "-c", "from shared_model.models import model_from_env as m; "
+         "print(m().artifact); print(m().metadata_path)"],
         check=True, capture_output=True, text=True, cwd=REPO_ROOT,
     )
     artifact, metadata = named.stdout.split()[-2:]

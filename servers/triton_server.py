@@ -4,7 +4,7 @@
         --max-batch-size N --max-queue-delay-us D [--no-batching] ...
 
 PyTriton's wheel carries the `tritonserver` binary. This process loads the model (the same
-sha256-checked artifact as every stack, see servers/numpy_compat.py for the numpy 1.x
+sha256-checked artifact as every stack, see shared_model/loading.py for the numpy 1.x
 environment), binds an inference callable to Triton as the model `churn` and serves: Triton
 parses HTTP (Open Inference / KServe v2 protocol), queues and batches requests (its dynamic
 batcher, when batching is on), and its Python backend stub hands each batch to this process,
@@ -27,9 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from servers.columns import InvalidColumns, matrix_from_columns
-from servers.numpy_compat import loads
-from servers.protocols import V2_DATATYPES
+from servers.columns import InvalidColumns, input_from_columns
+from servers.protocols import prediction_datatype, v2_datatypes
 from servers.service import ModelService
 from shared_model.schemas import MAX_BATCH_ITEMS
 
@@ -78,8 +77,13 @@ def main() -> None:
     from pytriton.triton import Triton, TritonConfig
 
     service = ModelService()
-    # numpy 1.26 here (PyTriton pins numpy<2): the compatible unpickler, same bytes and checks.
-    service.load(loads=loads)
+    # numpy 1.26 here (PyTriton pins numpy<2): shared_model/loading.py reads numpy-2 artifacts.
+    service.load()
+    predictor = service.require()
+    schema = predictor.schema
+    datatypes = v2_datatypes(schema)
+    answer_type = prediction_datatype(schema.classes)
+    classes_out = len(schema.labels)
 
     # With the dynamic batcher, the callable sees requests already joined: Triton's max_batch_size
     # bounds them. Without it, one call is one request: the contract's limit applies.
@@ -89,23 +93,31 @@ def main() -> None:
     def infer(**columns: np.ndarray) -> dict[str, np.ndarray]:
         # One call for every request Triton batched together: columns are [rows, 1] tensors.
         try:
-            matrix = matrix_from_columns(columns, max_rows=max_rows)
+            X = input_from_columns(schema, columns, max_rows=max_rows, converter=predictor.converter)
         except InvalidColumns as error:
             raise ValueError(str(error)) from None
-        result = service.infer_matrix(matrix)
-        return {"prediction": result.classes.astype(np.int64).reshape(-1, 1), "probability": result.proba}
+        result = service.infer_input(X)
+        values = result.classes.reshape(-1, 1)
+        if answer_type == "BYTES":
+            values = np.char.encode(values.astype(np.str_), "utf-8")
+        outputs = {"prediction": values.astype(_DTYPES[answer_type])}
+        if result.proba is not None:
+            outputs["probability"] = result.proba
+        return outputs
 
     if args.no_batching:
         # No batch dimension: a request's [n, 1] tensors are one model call of n rows.
-        inputs = [Tensor(name=name, dtype=_DTYPES[dt], shape=(-1, 1)) for name, dt in V2_DATATYPES.items()]
-        outputs = [Tensor(name="prediction", dtype=np.int64, shape=(-1, 1)),
-                   Tensor(name="probability", dtype=np.float64, shape=(-1, 2))]
+        inputs = [Tensor(name=name, dtype=_DTYPES[dt], shape=(-1, 1)) for name, dt in datatypes.items()]
+        outputs = [Tensor(name="prediction", dtype=_DTYPES[answer_type], shape=(-1, 1))]
+        if classes_out:
+            outputs.append(Tensor(name="probability", dtype=np.float64, shape=(-1, classes_out)))
         config = ModelConfig(batching=False)
     else:
         # Batch dimension first (Triton adds it): requests of [n, 1] join into one batch.
-        inputs = [Tensor(name=name, dtype=_DTYPES[dt], shape=(1,)) for name, dt in V2_DATATYPES.items()]
-        outputs = [Tensor(name="prediction", dtype=np.int64, shape=(1,)),
-                   Tensor(name="probability", dtype=np.float64, shape=(2,))]
+        inputs = [Tensor(name=name, dtype=_DTYPES[dt], shape=(1,)) for name, dt in datatypes.items()]
+        outputs = [Tensor(name="prediction", dtype=_DTYPES[answer_type], shape=(1,))]
+        if classes_out:
+            outputs.append(Tensor(name="probability", dtype=np.float64, shape=(classes_out,)))
         config = ModelConfig(
             batching=True,
             max_batch_size=args.max_batch_size,

@@ -29,7 +29,7 @@ from servebench.report.capacity import contended, overload_text, verdict_reasons
 from servebench.results.capacity import CapacityRecord
 from servebench.results.store import load_capacity
 from servers.registry import STACKS
-from shared_model.profiles import PROFILES
+from shared_model.models import model_names
 
 
 def _ints(text: str | None) -> tuple[int, ...] | None:
@@ -47,7 +47,7 @@ def register(subparsers: Any) -> None:
         "capacity", help="open-loop sweeps: max throughput with p99 within the SLO, per stack")
     env = os.environ.get
     parser.add_argument("--stacks", nargs="+", choices=list(STACKS), default=list(STACKS))
-    parser.add_argument("--model", nargs="+", choices=list(PROFILES),
+    parser.add_argument("--model", nargs="+", choices=model_names(),
                         default=env("SERVEBENCH_MODEL", "default").split(","),
                         help="one or more model profiles, each swept in turn")
     parser.add_argument("--slo-ms", type=float, default=float(env("SERVEBENCH_SLO_MS", "50")))

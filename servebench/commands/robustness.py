@@ -15,14 +15,14 @@ from loadtests.robustness import robustness_run
 from servebench.commands.common import add_render_flag, render_result
 from servebench.results.kinds import CaseResult, RobustnessRecord
 from servers.registry import STACKS
-from shared_model.profiles import PROFILES
+from shared_model.models import model_names
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("robustness", help="bad-input corpus against every stack")
     parser.add_argument("--stacks", nargs="+", choices=sorted(STACKS), default=list(STACKS))
     env = os.environ.get
-    parser.add_argument("--model", choices=list(PROFILES), default=env("SERVEBENCH_MODEL", "default"))
+    parser.add_argument("--model", choices=model_names(), default=env("SERVEBENCH_MODEL", "default"))
     parser.add_argument("--results-dir", type=Path, default=Path(env("SERVEBENCH_RESULTS", "results")))
     add_render_flag(parser)
     parser.set_defaults(func=run)

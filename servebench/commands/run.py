@@ -26,7 +26,7 @@ from servebench.commands.summary_table import print_summary
 from servebench.errors import UserError
 from servebench.results.schema import Record, StackOutcome
 from servers.registry import STACKS
-from shared_model.profiles import PROFILES
+from shared_model.models import model_names
 
 
 def register(subparsers: Any) -> None:
@@ -35,7 +35,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--stacks", nargs="+", choices=list(STACKS), default=list(STACKS))
     parser.add_argument("--workloads", nargs="+", choices=list(WORKLOADS))
     parser.add_argument("--profile", choices=list(RUN_PROFILES), default=env("SERVEBENCH_PROFILE", "full"))
-    parser.add_argument("--model", choices=list(PROFILES), default=env("SERVEBENCH_MODEL", "default"))
+    parser.add_argument("--model", choices=model_names(), default=env("SERVEBENCH_MODEL", "default"))
     parser.add_argument("--repeats", type=int, help="default: the profile's")
     parser.add_argument("--users", type=int, nargs="+", help="concurrency levels; default: the profile's")
     parser.add_argument("--warmup-s", type=float, help="default: the profile's")

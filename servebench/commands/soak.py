@@ -21,7 +21,7 @@ from servebench.errors import UserError
 from servebench.results.declarations import SOAK_FLAGS
 from servebench.results.soak_schema import SoakRecord
 from servers.registry import STACKS
-from shared_model.profiles import PROFILES
+from shared_model.models import model_names
 
 
 def register(subparsers: Any) -> None:
@@ -39,7 +39,7 @@ def register(subparsers: Any) -> None:
                         help="share of the probed closed-loop capacity to hold (default 0.5)")
     parser.add_argument("--users", type=int, default=16, help="paced users sharing the rate")
     parser.add_argument("--workload", choices=list(WORKLOADS), default="single")
-    parser.add_argument("--model", choices=list(PROFILES), default=env("SERVEBENCH_MODEL", "default"))
+    parser.add_argument("--model", choices=model_names(), default=env("SERVEBENCH_MODEL", "default"))
     add_pinning_flags(parser)
     parser.add_argument("--generator", choices=list(GENERATORS), default="locust",
                         help="a generator that can pace users (paced loop)")

@@ -8,6 +8,7 @@ from typing import Any
 
 from matplotlib.ticker import FuncFormatter
 
+from servebench.report.model import model_sections
 from servebench.report import plots
 from servebench.report.fmt import number, percent
 from servebench.results.capacity import CapacityRecord, Overload, Step, Window
@@ -264,4 +265,6 @@ def capacity_context(loaded: LoadedCapacityRun) -> dict[str, Any]:
                       if not any(r.stack == s for r in loaded.records)],
         "reader_schema": SCHEMA_VERSION,
         "limits": LIMITS,
+        "models": model_sections(loaded.run),
+        "not_verified": [],
     }

@@ -10,6 +10,7 @@ from servebench.report.ceiling import ceiling_rows
 from servebench.report.claims import check_claims
 from servebench.report.fmt import users
 from servebench.report.leaderboard import leaderboard, mark
+from servebench.report.model import failed_verification, model_sections
 from servebench.report.parity import load_generator, parity
 from servebench.report.ratios import reference_stack, sentences
 from servebench.report.robustness import groups, robustness
@@ -102,6 +103,8 @@ def run_context(view: RunView, reference: str | None = None,
         "robustness_groups": groups(view),
         "load_generator": load_generator(view),
         "failed": [o for o in run.stacks if o.status == "failed"],
+        "models": model_sections(run),
+        "not_verified": failed_verification(list(run.stacks)),
         "unreached": [s for s in view.stacks if s not in view.outcomes],
         "flagged": [_flagged(r) for r in view.flagged()],
         "marks": {mark(flags, f): flags[f].meaning if f in flags else f

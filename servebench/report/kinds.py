@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from servebench.report.model import model_sections
 from servebench.results.kinds import CaseOutcome, CheckRecord, CheckRun, RobustnessRecord, RobustnessRun
 from servebench.results.schema import SCHEMA_VERSION
 from servebench.results.store import Loaded
@@ -30,7 +31,7 @@ def robustness_context(loaded: Loaded[RobustnessRun, RobustnessRecord]) -> dict[
         problems = [c for c in record.cases if c.outcome != "pass"]
         rows.append({"record": record, "cells": cells, "problems": problems})
     return {"run": loaded.run, "groups": groups, "rows": rows, "headline": robustness_headline(loaded),
-            "reader_schema": SCHEMA_VERSION}
+            "reader_schema": SCHEMA_VERSION, "models": model_sections(loaded.run), "not_verified": []}
 
 
 def check_headline(loaded: Loaded[CheckRun, CheckRecord]) -> str:

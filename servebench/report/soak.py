@@ -10,6 +10,7 @@ import statistics
 from dataclasses import dataclass
 from typing import Any
 
+from servebench.report.model import failed_verification, model_sections
 from servebench.report import plots
 from servebench.report.fmt import Shown, percent
 from servebench.results.schema import SCHEMA_VERSION
@@ -234,4 +235,6 @@ def soak_context(loaded: LoadedSoak) -> dict[str, Any]:
         "failed": [r for r in loaded.records if r.status != "ok"],
         "unreached": [s for s in run.settings.stacks if s not in done],
         "reader_schema": SCHEMA_VERSION,
+        "models": model_sections(run),
+        "not_verified": failed_verification(list(loaded.records)),
     }

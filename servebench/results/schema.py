@@ -22,7 +22,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 SCHEMA_HISTORY: dict[int, str] = {
     1: "first format: run.json plus one record per stack x workload x users x repeat; latency as "
        "base64 HdrHistograms in microseconds (successful and failed answers apart), warm-up and "
@@ -46,6 +46,10 @@ SCHEMA_HISTORY: dict[int, str] = {
        "workload and users (Run.floor, records floor__...), and every record carries the "
        "harness's own share of its latency (Record.client); judging.client_share_percent and "
        "the client_bound flag; each repeat is a fresh server process",
+    7: "every header may describe the models it served (RunHeader.model_cards, by model name): kind, "
+       "estimator, input, fields, classes, in-process predict_batch latency at 1, 8 and 64 rows and "
+       "the per-request cost of turning a JSON body into the model's input; Run.model, soak and "
+       "robustness `model` also name the model's kind",
 }
 
 
@@ -273,6 +277,48 @@ class StackDeclaration(_Model):
     targets: list[Target] = Field(default_factory=list)
 
 
+class FieldCard(_Model):
+    """One input field of a served model, as its declaration had it."""
+
+    name: str
+    type: str  # integer, number, boolean, categorical
+    nullable: bool
+    minimum: float | None = None
+    maximum: float | None = None
+    categories: list[str] | None = None
+
+
+class Timing(_Model):
+    """A time measured in process, `calls` times: median and 90th percentile."""
+
+    calls: int
+    median_us: float
+    p90_us: float
+
+
+class ModelCard(_Model):
+    """A served model, described and timed in the harness's own process before the run.
+
+    The times are the model's own, without a server: `predict_batch` (one model call on an input
+    already built) at 1, 8 and 64 rows, and, per single request, the JSON body's validation
+    against the model's request schema and its conversion into the model's input."""
+
+    name: str
+    kind: Literal["classifier", "regressor"]
+    estimator: str
+    input: str  # frame (a pandas DataFrame per batch) or matrix (float64)
+    sha256: str
+    builtin: bool  # one of servebench's own churn models, or a registered one
+    fields: list[FieldCard]
+    classes: list[str] | None  # probability labels, for a classifier
+    predict_batch: dict[str, Timing]  # rows ("1", "8", "64") -> one model call
+    validation: Timing  # JSON body -> validated request (one row)
+    conversion: Timing  # validated request -> the model's input (one row)
+    json_to_input_us: float  # validate + convert, medians: the per-request cost before the model
+    versions: dict[str, str]  # the libraries the model ran on here
+    note: str  # how the times were taken
+
+
 class RunHeader(_Model):
     """What every result file starts with, whatever its kind."""
 
@@ -292,6 +338,7 @@ class RunHeader(_Model):
     stacks_declared: dict[str, StackDeclaration]
     judging: Judging
     generators: dict[str, str] = Field(default_factory=dict)  # name -> what it is
+    model_cards: dict[str, ModelCard] = Field(default_factory=dict)  # the models served, by name
 
 
 class Run(RunHeader):
