@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from loadtests import payloads
+from loadtests import payloads, sampling
 from loadtests.arrivals import Arrival, Segment
 from loadtests.generators import Generator, GeneratorSettings
 from loadtests.measure import contention_flags, latency, resources
@@ -28,6 +28,7 @@ from servebench.results.capacity import GeneratorCheck, Step, Verdict, Window
 from servebench.results.declarations import GENERATOR_BOUND_PERCENT
 from servebench.results.histogram import new_histogram
 from servebench.results.schema import Resources
+from servers.process import ExternalServer
 
 NOT_SENT = "not_sent"
 BUCKET_S = 0.1  # recovery is judged on windows of this length
@@ -229,14 +230,14 @@ def run_step(session: Session, generator: Generator, settings: OpenLoopSettings,
         max_outstanding=settings.max_outstanding, timeout_s=settings.timeout_s, startup_s=30.0,
         drain_timeout_s=2 * settings.timeout_s + 5,  # a request may wait, then take, the timeout
     )
-    driven = generator.open(plan, settings.generator, raw_dir, server.processes)
+    driven = generator.open(plan, settings.generator, raw_dir, sampling.server_source(server))
     output = driven.output
     if not isinstance(output, OpenOutput) or output.start_at is None:
         raise MeasurementFailed(f"{step_id}: load generator gave {driven.failure or 'no result'}",
                                 driven.log_tail)
     start_at = output.start_at
     res = resources(driven.samples, driven.cpu_samples, start_at, start_at + total_s,
-                    settings.generator.load_cpus, server.cpus)
+                    settings.generator.load_cpus, server.cpus, isinstance(server, ExternalServer))
     problems = _generator_problems(res, output)
     rows, segment_of = Rows.merge(output.processes)
     windows, offset = [], 0.0

@@ -23,7 +23,14 @@ from loadtests.cpus import CpuError, kept_on, parse
 from loadtests.generators import GENERATORS, GeneratorRefused, GeneratorSettings
 from loadtests.openloop import OpenLoopSettings
 from loadtests.workloads import WORKLOADS
-from servebench.commands.common import add_pinning_flags, add_render_flag, pinning_from, render_result
+from servebench.commands.common import (
+    add_external_flags,
+    add_pinning_flags,
+    add_render_flag,
+    external_from,
+    pinning_from,
+    render_result,
+)
 from servebench.errors import UserError
 from servebench.report.capacity import contended, overload_text, verdict_reasons, workers
 from servebench.results.capacity import CapacityRecord
@@ -68,6 +75,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--generator", choices=list(GENERATORS), default="locust",
                         help="a generator that can send on a schedule (open loop)")
     parser.add_argument("--results-dir", default=env("SERVEBENCH_RESULTS", "results"))
+    add_external_flags(parser)
     add_render_flag(parser)
     parser.set_defaults(func=capacity)
 
@@ -82,9 +90,13 @@ def config_from(args: argparse.Namespace) -> CapacityConfig:
                                 max_send_lag_ms=args.max_send_lag_ms)
     sweep = SweepSettings(openloop, SearchSettings(start_rps=args.start_rps), step_s=args.step_s,
                           overload_factors=tuple(args.overload))
-    return CapacityConfig(sweep=sweep, stacks=tuple(args.stacks), models=tuple(dict.fromkeys(args.model)),
-                          workers=_ints(args.workers), server_cpus=server_cpus, load_cpus=load_cpus,
-                          results_dir=Path(args.results_dir), generator=args.generator)
+    external = external_from(args)
+    if external and (args.workers or len(set(args.model)) > 1):
+        raise UserError("a service already running has its own workers and model: no --workers, one --model")
+    return CapacityConfig(sweep=sweep, stacks=(external.label,) if external else tuple(args.stacks),
+                          models=tuple(dict.fromkeys(args.model)), workers=_ints(args.workers),
+                          server_cpus=None if external else server_cpus, load_cpus=load_cpus,
+                          results_dir=Path(args.results_dir), generator=args.generator, external=external)
 
 
 def _fmt(value: float | None, spec: str = ".1f") -> str:

@@ -25,7 +25,8 @@ class ParityRow:
 
 def _processes(view: RunView, stack: str) -> str:
     seen = sorted({r.resources.server_processes for r in view.loaded.records
-                   if r.stack == stack and r.resources is not None})
+                   if r.stack == stack and r.resources is not None
+                   and r.resources.server_processes is not None})
     if not seen:
         return "–"
     return str(seen[0]) if len(seen) == 1 else f"{seen[0]}–{seen[-1]}"
