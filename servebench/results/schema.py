@@ -208,6 +208,8 @@ class Machine(_Model):
     platform: str
     hostname: str
     usable_cpus: list[int] | None = None  # the CPUs servebench could use (None: not recorded)
+    # GPUs and other accelerators the machine has, by name (None: not recorded; []: none)
+    accelerators: list[str] | None = None
 
 
 class Topology(_Model):
@@ -262,6 +264,7 @@ class Claim(_Model):
     high: float | None = None
     model_ms: list[float] | None = None  # the model-call time the claim assumes: [low, high]
     comparable_model: str | None = None  # the model profile meant for it
+    accelerator: str | None = None  # hardware the claimed figure was measured on ("GPU"), if any
 
 
 class Judging(_Model):
