@@ -94,7 +94,7 @@ def capacity_run(config: CapacityConfig, progress: Callable[[str], None] = lambd
             resolution=s.search.resolution, warmup_s=s.warmup_s, step_s=s.step_s,
             overload_factors=list(s.overload_factors), overload_s=s.overload_s,
             recovery_s=s.recovery_s, max_outstanding=ol.max_outstanding, timeout_s=ol.timeout_s,
-            max_send_lag_ms=ol.max_send_lag_ms, min_achieved=ol.min_achieved,
+            max_send_lag_ms=ol.send_lag_limit_ms, min_achieved=ol.min_achieved,
             server_cpus=list(config.server_cpus) if config.server_cpus else None,
             load_cpus=list(config.load_cpus) if config.load_cpus else None,
             locust_workers=ol.generator.workers, generator_bound_percent=GENERATOR_BOUND_PERCENT,

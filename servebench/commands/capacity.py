@@ -21,7 +21,7 @@ from loadtests.capacity_run import CapacityConfig, capacity_run
 from loadtests.capacity_search import SearchSettings
 from loadtests.cpus import CpuError, kept_on, parse
 from loadtests.generators import GENERATORS, GeneratorRefused, GeneratorSettings
-from loadtests.openloop import OpenLoopSettings
+from loadtests.openloop import SEND_LAG_SHARE, OpenLoopSettings
 from loadtests.workloads import WORKLOADS
 from servebench.commands.common import (
     add_external_flags,
@@ -67,8 +67,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--step-s", type=float, default=SweepSettings.step_s)
     parser.add_argument("--overload", type=float, nargs="*", default=list(SweepSettings.overload_factors),
                         help="overload factors of the measured capacity (none: skip)")
-    parser.add_argument("--max-send-lag-ms", type=float, default=OpenLoopSettings.max_send_lag_ms,
-                        help="a step whose p99 send lag (actual - intended) exceeds this is invalid")
+    parser.add_argument("--max-send-lag-ms", type=float,
+                        help="a step whose p99 send lag (actual - intended) exceeds this is invalid "
+                        f"(default: {SEND_LAG_SHARE:.0%} of the SLO)")
     add_pinning_flags(parser)
     parser.add_argument("--locust-workers", type=int, default=int(env("SERVEBENCH_LOCUST_WORKERS", "0")),
                         help="0: one Locust process; N: N processes share the schedule")
