@@ -327,6 +327,7 @@ def _triton_deviations(batching: bool) -> tuple[Deviation, ...]:
         rows,
         Deviation("other methods answer 405 {\"error\": ...}", cases=("method",), status=405,
                   error_body=False),
+        _sigterm_500("Triton (PyTriton's model process gets the process group's SIGTERM with the server)"),
         Deviation("unknown paths answer Triton's 404 {\"error\": ...}", cases=("not_found",), status=404,
                   error_body=False),
         Deviation("no body size limit: a 2 MiB body is read (500: it is no inference request)",
@@ -388,6 +389,7 @@ _TORCHSERVE_DEVIATIONS = (
               error_body=False),
     Deviation("unknown paths answer TorchServe's own 404 body", cases=("not_found",), status=404,
               error_body=False),
+    _sigterm_500("TorchServe (its Python workers get the process group's SIGTERM with the frontend)"),
 )
 
 
