@@ -21,7 +21,7 @@ from loadtests.recorder import Recorder, header_fields
 from loadtests.session import ModelUnderTest, Session, run_session
 from servebench.results.declarations import RUN_FLAGS
 from servebench.results.kinds import CaseResult, RobustnessRecord, RobustnessRun
-from servers.process import ServerProcess
+from servers.process import Server
 from servers.protocols import NativeRequest
 from servers.registry import STACKS
 from shared_model.cases import BAD, SEED_EXAMPLE, BadCase
@@ -52,7 +52,7 @@ def slow_body_case(model: ModelSchema | None = None) -> BadCase:
     return BadCase("slow_body", "slow", "/api/v1/predict", json.dumps(row).encode(), 422)
 
 
-def _send_slowly(server: ServerProcess, native: NativeRequest,
+def _send_slowly(server: Server, native: NativeRequest,
                  gap_s: float = 0.005) -> tuple[int | None, bytes]:
     headers = "".join(f"{name}: {value}\r\n" for name, value in native.headers.items())
     head = (
@@ -78,7 +78,7 @@ def _send_slowly(server: ServerProcess, native: NativeRequest,
     return int(parts[1]), body
 
 
-def probe(server: ServerProcess, cases: Sequence[BadCase] = BAD,
+def probe(server: Server, cases: Sequence[BadCase] = BAD,
           model: ModelSchema | None = None) -> list[CaseResult]:
     stack = server.stack
     results = []
