@@ -144,7 +144,7 @@ ServebenchUser.tasks = []  # set by configure()
 def configure(plan: ClosedPlan) -> None:
     """Everything the plan decides, set before any user is spawned."""
     global PLAN, PROTOCOL, MODEL
-    PLAN, PROTOCOL, MODEL = plan, PROTOCOLS[plan.traffic.protocol], plan.traffic.schema()
+    PLAN, PROTOCOL, MODEL = plan, PROTOCOLS[plan.traffic.protocol], plan.traffic.declaration()
     SENDABLE.clear()
     SENDABLE.update({
         kind: [(r, r.body.encode() or None, {**r.headers, "Accept": "application/json"} if r.body else {})

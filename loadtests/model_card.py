@@ -20,6 +20,7 @@ from typing import Any
 from loadtests.session import ModelUnderTest
 from servebench.results.schema import FieldCard, ModelCard, Timing
 from shared_model.contract_models import contract_models
+from shared_model.predictor import Predictor
 
 ROWS = (1, 8, 64)
 BUDGET_S = 0.25  # per timing: calls until this much time has passed ...
@@ -50,12 +51,16 @@ def _versions() -> dict[str, str]:
     return found
 
 
+def _predicting(predictor: Predictor, X: Any) -> Callable[[int], Any]:
+    return lambda _: predictor.predict_batch(X)
+
+
 def describe(model: ModelUnderTest) -> ModelCard:
     predictor = model.predictor
     schema = predictor.schema
     rows = [case.request for case in (model.payload or model.golden)]
     inputs = {n: predictor.to_input([rows[i % len(rows)] for i in range(n)]) for n in ROWS}
-    predict = {str(n): time_calls(lambda _, X=inputs[n]: predictor.predict_batch(X)) for n in ROWS}
+    predict = {str(n): time_calls(_predicting(predictor, inputs[n])) for n in ROWS}
     request_model = contract_models(schema).single
     bodies = [json.dumps(row).encode() for row in rows]
     parsed = [request_model.model_validate_json(body) for body in bodies]

@@ -44,7 +44,7 @@ def _runner(environment: Environment) -> Runner:
 
 PLAN = OpenPlan.model_validate_json(Path(os.environ["SERVEBENCH_LOCUST_PLAN"]).read_text())
 PROTOCOL = PROTOCOLS[PLAN.traffic.protocol]
-MODEL = PLAN.traffic.schema()  # the served model's declaration: how its answers read
+MODEL = PLAN.traffic.declaration()  # the served model's declaration: how its answers read
 SEGMENTS = [Segment(s.name, s.rate, s.duration_s) for s in PLAN.segments]
 START = Event()
 START_AT: list[float] = []  # epoch seconds, set by the controller's go message

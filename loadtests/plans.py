@@ -46,7 +46,7 @@ class Traffic(_Model):
     # reads its answers (probability labels, a regressor's values). None: the default model.
     model: dict[str, Any] | None = None
 
-    def schema(self) -> Any:
+    def declaration(self) -> Any:
         """The declaration as a ModelSchema (None for plans without one)."""
         from shared_model.model_schema import ModelSchema
 

@@ -24,6 +24,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from importlib.metadata import version
 from pathlib import Path
 from types import FrameType
@@ -39,7 +40,7 @@ def column_type(field_type: str, nullable: bool) -> str:
     return {"integer": "long", "number": "double", "boolean": "boolean", "categorical": "string"}[field_type]
 
 
-def _prediction_type(classes: list[object] | None) -> str:
+def _prediction_type(classes: Sequence[object] | None) -> str:
     if classes is None:
         return "double"
     if all(isinstance(c, bool) for c in classes):

@@ -98,7 +98,7 @@ def _build(schema: ModelSchema) -> ContractModels:
     enums: dict[str, type[StrEnum]] = {}
     fields: dict[str, Any] = {spec.name: (_annotation(spec, enums), ...) for spec in schema.fields}
     validators = {"_rules": _rules_validator(schema.parsed_rules)} if schema.rules else {}
-    single = create_model(  # type: ignore[call-overload]
+    single = create_model(
         "PredictRequest",
         __config__=ConfigDict(**STRICT, json_schema_extra={"examples": [schema.example]}),
         __doc__=f"One input of model {schema.name}. Unknown fields, wrong types, NaN and infinities "
@@ -108,7 +108,7 @@ def _build(schema: ModelSchema) -> ContractModels:
     )
     batch = create_model(
         "BatchPredictRequest", __config__=STRICT,
-        items=(Annotated[list[single],  # type: ignore[valid-type]
+        items=(Annotated[list[single],
                          Field(min_length=1, max_length=MAX_BATCH_ITEMS)], ...),
     )
     probability: type[BaseModel] | None = None
@@ -116,7 +116,7 @@ def _build(schema: ModelSchema) -> ContractModels:
     if schema.kind == "classifier":
         assert schema.classes is not None
         # Keys of any text: each a field under a plain name, read and written by its label.
-        probability = create_model(
+        probability = create_model(  # type: ignore[call-overload]
             "Probability", __config__=ConfigDict(populate_by_name=True, serialize_by_alias=True),
             **{f"p{i}": (float, Field(alias=label)) for i, label in enumerate(schema.labels)},
         )
@@ -126,7 +126,7 @@ def _build(schema: ModelSchema) -> ContractModels:
     response = create_model("PredictResponse", **answer, model_version=(str, ...))
     item = create_model("BatchItem", **answer)
     batch_response = create_model("BatchPredictResponse",
-                                  results=(list[item], ...),  # type: ignore[valid-type]
+                                  results=(list[item], ...),
                                   batch_size=(int, ...), model_version=(str, ...))
     single.model_validate(schema.example)  # the declaration's own example must pass its own rules
     return ContractModels(schema, single, batch, response, item, batch_response, probability, enums,

@@ -146,11 +146,7 @@ class Converter:
     def _reader(names: list[str], mapping: bool) -> Callable[[Any], Any]:
         """One C-level read of `names` from a row (a tuple of them), by key or by attribute."""
         first, *rest = names
-        reader: Callable[[Any], Any]
-        if mapping:
-            reader = itemgetter(first, *rest)
-        else:
-            reader = attrgetter(first, *rest)
+        reader: Callable[[Any], Any] = itemgetter(first, *rest) if mapping else attrgetter(first, *rest)
         return reader
 
     def direct_matrix(self, rows: Iterable[Any]) -> np.ndarray:
@@ -171,12 +167,10 @@ class Converter:
             every = np.arange(n)
             for name, offset, index in self._categorical:
                 value = self._reader([name], mapping)
-                # StrEnum members hash and compare as their values: a validated row's member
-                # finds its index; a value outside the categories sets no column.
-                positions = np.fromiter((index.get(value(row), -1) for row in items), dtype=np.int64,
-                                        count=n)
-                present = positions >= 0
-                matrix[every[present], offset + positions[present]] = 1.0
+                # Validated rows hold declared categories only (a KeyError otherwise); StrEnum
+                # members hash and compare as their values, so a member finds its index.
+                positions = np.fromiter((index[value(row)] for row in items), dtype=np.int64, count=n)
+                matrix[every, offset + positions] = 1.0
         return matrix
 
     def rows_input(self, rows: Iterable[Any]) -> Any:

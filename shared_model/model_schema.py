@@ -114,7 +114,7 @@ def parse_rule(text: str) -> Rule:
     if found is None:
         raise ValueError(f"a rule reads '<field> >= <field>' (or <=, >, <), not {text!r}")
     left, op, right = found.groups()
-    return Rule(left=left, op=op, right=right)  # type: ignore[arg-type]
+    return Rule(left=left, op=op, right=right)
 
 
 class ModelSchema(_Strict):

@@ -34,7 +34,9 @@ Prediction = bool | int | float | str  # a class label, or a regressor's number
 class AnyAnswer(BaseModel):
     """One answer of any model, as a client reads it without knowing the model."""
 
-    model_config = ConfigDict(extra="forbid")
+    # Strict: JSON true stays a bool, 1 an int, 1.0 a float, "1" a string (lax mode would read
+    # 1 and 1.0 as true and a regressor's 1.0 would not be a number).
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     prediction: Prediction = Field(union_mode="left_to_right")
     probability: dict[str, float] | None = None

@@ -8,9 +8,9 @@ from typing import Any
 
 from matplotlib.ticker import FuncFormatter
 
-from servebench.report.model import model_sections
 from servebench.report import plots
 from servebench.report.fmt import number, percent
+from servebench.report.model import model_sections
 from servebench.results.capacity import CapacityRecord, Overload, Step, Window
 from servebench.results.schema import SCHEMA_VERSION
 from servebench.results.store import LoadedCapacityRun

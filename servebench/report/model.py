@@ -16,7 +16,7 @@ from servebench.results.schema import Check, FieldCard, ModelCard, RunHeader, St
 class ModelSection:
     card: ModelCard
     what: str  # "3-class classifier (sklearn...RandomForestClassifier), matrix input"
-    fields: list[str]  # one line per field: "age: integer 18–80, may be null"
+    fields: list[str]  # one line per field: "age: integer 18 - 80, may be null"
     predict_us: list[tuple[str, float, float]]  # (rows, median µs, p90 µs) of predict_batch
     json_to_input_us: float
     validation_us: float

@@ -10,9 +10,9 @@ import statistics
 from dataclasses import dataclass
 from typing import Any
 
-from servebench.report.model import failed_verification, model_sections
 from servebench.report import plots
 from servebench.report.fmt import Shown, percent
+from servebench.report.model import failed_verification, model_sections
 from servebench.results.schema import SCHEMA_VERSION
 from servebench.results.soak_schema import (
     DEGRADING_TAIL,

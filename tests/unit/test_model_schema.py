@@ -155,3 +155,24 @@ def test_the_churn_conversion_is_the_training_matrix() -> None:
     np.testing.assert_array_equal(converter.from_arrays(converter.arrays(converter.columns(validated)),
                                                         len(validated)), to_matrix(validated))
     assert converter.rows_input([]).shape == (0, len(COLUMNS))
+
+
+def test_the_direct_matrix_equals_the_general_conversion_for_any_layout(tmp_path: Path) -> None:
+    document = copy.deepcopy(DECLARATION)
+    document.update(input="matrix", fields=[
+        {"name": "district", "type": "categorical", "categories": ["north", "south", "east"]},
+        {"name": "area", "type": "number", "minimum": 10.0, "maximum": 900.0},
+        {"name": "tier", "type": "categorical", "categories": ["a", "b"]},
+        {"name": "garden", "type": "boolean"},
+    ], example={"district": "south", "area": 72.5, "tier": "b", "garden": True})
+    schema = load_schema(_write(tmp_path, document))
+    converter = Converter(schema)
+    rows = [{"district": d, "area": 10.0 + i, "tier": t, "garden": i % 2 == 0}
+            for i, (d, t) in enumerate([("north", "a"), ("east", "b"), ("south", "b"), ("east", "a")])]
+    validated = [contract_models(schema).single.model_validate(row) for row in rows]
+    general = converter.from_arrays(converter.arrays(converter.columns(validated)), len(rows))
+    np.testing.assert_array_equal(converter.rows_input(validated), general)
+    np.testing.assert_array_equal(converter.rows_input(rows), general)
+    assert matrix_columns(schema) == ["district=north", "district=south", "district=east", "area",
+                                      "tier=a", "tier=b", "garden"]
+    assert general[1].tolist() == [0.0, 0.0, 1.0, 11.0, 0.0, 1.0, 0.0]
