@@ -49,6 +49,7 @@ def _serve(name: str, models_dir: Path, log: Path | None = None) -> ServerProces
                          env={"SERVEBENCH_MODEL": name, "SERVEBENCH_MODELS_DIR": str(models_dir)})
 
 
+@pytest.mark.timeout(1200)  # every stack started in turn, about 5 minutes on 2 cores
 @pytest.mark.parametrize("name", NAMES)
 def test_every_stack_serves_the_model_verified_and_measured(name: str, models_dir: Path,
                                                             tmp_path: Path) -> None:
