@@ -410,20 +410,27 @@ def _ray_deviations() -> tuple[Deviation, ...]:
 _STACK_LIST: tuple[Stack, ...] = (
     Stack(
         name="flask_gunicorn",
-        title="Flask on gunicorn (WSGI, sync workers)",
-        description="Classic WSGI: one request per worker process at a time; "
-        "gunicorn's recommended 2 x cores + 1 sync workers for one server core; the model is "
-        "preloaded in the master and shared copy-on-write by the workers.",
+        title="Flask on gunicorn (WSGI, gevent workers)",
+        description="Classic WSGI: gunicorn's recommended 2 x cores + 1 worker processes for one "
+        "server core, each making one model call at a time; gevent workers, which gunicorn's docs "
+        "prescribe for clients that reach it directly (sync workers need a buffering proxy in front); "
+        "the model is preloaded in the master and shared copy-on-write by the workers.",
         role="reference",
-        packages=("flask", "gunicorn", "pydantic"),
+        packages=("flask", "gunicorn", "gevent", "pydantic"),
         tags=("flask", "gunicorn"),
         argv=(
             "{python}", "-m", "gunicorn", "--config", "python:servers.gunicorn_conf",
-            "--bind", "{host}:{port}", "--workers", "{workers}", "--worker-class", "sync",
+            "--bind", "{host}:{port}", "--workers", "{workers}", "--worker-class", "{worker_class}",
+            "--worker-connections", "{worker_connections}", "--threads", "{threads}",
             "--timeout", "{timeout_s}", "--graceful-timeout", "{graceful_timeout_s}",
             "servers.flask_app:app",
         ),
-        knobs=_knobs(workers=3, threads=1, blas_threads=1, timeout_s=30, graceful_timeout_s=10),
+        # worker_class gevent: a worker holds each connection in a greenlet, so idle or slow
+        # clients cost a greenlet each, not a worker (measured against sync by the robustness
+        # run's connection-level cases, docs/robustness.md). worker_connections is gunicorn's
+        # default; threads matters only for worker_class=gthread.
+        knobs=_knobs(workers=3, worker_class="gevent", worker_connections=1000, threads=1, blas_threads=1,
+                     timeout_s=30, graceful_timeout_s=10),
         default_port=8001,
         multiprocess_metrics=True,
         loads_before_listening=True,
