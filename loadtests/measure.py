@@ -24,7 +24,16 @@ from servebench.results.declarations import (
     GENERATOR_BOUND_PERCENT,
 )
 from servebench.results.histogram import RESOLUTION, add, encode, new_histogram, percentiles_ms
-from servebench.results.schema import ClientShare, KindStats, Latency, Phase, Record, Resources
+from servebench.results.schema import (
+    ClientShare,
+    GeneratorProcess,
+    KindStats,
+    Latency,
+    Phase,
+    Record,
+    Resources,
+)
+from servers.process import ExternalServer
 
 
 @dataclass(frozen=True)
@@ -60,20 +69,24 @@ def phase(data: PhaseOutput, nominal_s: float) -> Phase:
 
 
 def resources(samples: dict[str, list[Sample]], cpu_samples: Sequence[CpuSample], start: float,
-              end: float, load_cpus: Sequence[int] | None, server_cpus: Sequence[int] | None
-              ) -> Resources | None:
+              end: float, load_cpus: Sequence[int] | None, server_cpus: Sequence[int] | None,
+              external: bool = False) -> Resources | None:
+    """`external`: the server's samples are its own process metrics, and may be missing."""
     server = sampling.usage(samples.get("server", []), start, end)
     generator = sampling.usage(samples.get("generator", []), start, end)
-    if server is None or generator is None:
+    if generator is None or (server is None and not external):
         return None
     busy = {name: sampling.cpus_busy(cpu_samples, cpus, start, end) if cpus else None
             for name, cpus in (("server", server_cpus), ("load", load_cpus))}
     return Resources(
-        server_cpu_percent=server.cpu_percent, server_rss_mb=server.rss_max_bytes / 2**20,
-        server_processes=server.processes, generator_cpu_percent=generator.cpu_percent,
+        server_cpu_percent=server.cpu_percent if server else None,
+        server_rss_mb=server.rss_max_bytes / 2**20 if server else None,
+        server_processes=None if external or server is None else server.processes,
+        generator_cpu_percent=generator.cpu_percent,
         generator_max_process_cpu_percent=generator.max_process_cpu_percent,
         server_cpus_busy_percent=busy["server"], load_cpus_busy_percent=busy["load"],
-        samples=min(server.samples, generator.samples),
+        samples=min(server.samples, generator.samples) if server else generator.samples,
+        server_source=("metrics" if server else "unknown") if external else "processes",
     )
 
 
@@ -81,7 +94,7 @@ def contention_flags(res: Resources) -> list[str]:
     return [f"{name}_cpu_contention" for name, busy, own in (
         ("server", res.server_cpus_busy_percent, res.server_cpu_percent),
         ("load", res.load_cpus_busy_percent, res.generator_cpu_percent))
-        if busy is not None and busy - own > CONTENTION_PERCENT]
+        if busy is not None and own is not None and busy - own > CONTENTION_PERCENT]
 
 
 def client_share(measured: Phase, floor: Record | None) -> ClientShare | None:
@@ -148,19 +161,23 @@ def measure(session: Session, generator: Generator, workload: str, users: int, r
     record_id = f"{server.stack.name}__{workload}__u{users}__r{repeat}"
     plan = closed_plan(session, workload, f"{workload}-{users}-{repeat}", settings)
     driven = generator.closed(plan, users, settings.generator, run_root / generator.name / record_id,
-                              server.processes)
+                              sampling.server_source(server))
     out = output_of(driven)
     warmup, measured = phase(out.phases["warmup"], settings.warmup_s), phase(out.phases["measured"],
                                                                                settings.measure_s)
     window = out.phases["measured"]
     # CPU and memory while every user was sending: from the gate opening to its closing.
     res = resources(driven.samples, driven.cpu_samples, window.opened_at, window.paused_at,
-                    settings.generator.load_cpus, server.cpus)
+                    settings.generator.load_cpus, server.cpus, isinstance(server, ExternalServer))
     metrics = (server_metrics.delta(out.metrics_before, out.metrics_after)
                if out.metrics_before is not None and out.metrics_after is not None else None)
     rows_sent = sum(measured.kinds[k].rows for k in PREDICTION_KINDS if k in measured.kinds)
     rows_server = server_metrics.success_rows(metrics) if metrics else None
-    bound = res is not None and res.generator_max_process_cpu_percent > GENERATOR_BOUND_PERCENT
+    processes = [GeneratorProcess(node=load.node, host=load.host, cpu_percent=load.cpu_percent)
+                 for load in window.loads]
+    # A busy generator process seen here (sampled) or reported by itself (a remote worker).
+    bound = (res is not None and res.generator_max_process_cpu_percent > GENERATOR_BOUND_PERCENT) or any(
+        p.cpu_percent > GENERATOR_BOUND_PERCENT for p in processes)
     client = client_share(measured, floor)
     return Record(
         record_id=record_id, stack=server.stack.name, workload=workload, users=users, repeat=repeat,
@@ -171,5 +188,5 @@ def measure(session: Session, generator: Generator, workload: str, users: int, r
         flags=_flags(measured, warmup, users, res, rows_sent, rows_server, bound, driven.slack_rows,
                      check_counts, client),
         rows_sent=rows_sent, rows_server=rows_server, raw_dir=str(driven.raw_dir.relative_to(run_root)),
-        client=client,
+        client=client, generator_processes=processes, replicas=window.replicas,
     )

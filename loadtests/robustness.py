@@ -34,7 +34,7 @@ from loadtests.session import ModelUnderTest, Session, run_session
 from servebench.results.declarations import RUN_FLAGS
 from servebench.results.kinds import CaseResult, LimitResult, RobustnessRecord, RobustnessRun
 from servers.knobs import stack_variant
-from servers.process import ServerProcess
+from servers.process import Server
 from servers.protocols import NativeRequest
 from servers.registry import STACKS
 from shared_model.cases import BAD, SEED_EXAMPLE, BadCase, GoldenCase
@@ -67,7 +67,7 @@ def slow_headers_case() -> BadCase:
     return replace(slow_body_case(), name="slow_headers")
 
 
-def _send_slowly(server: ServerProcess, native: NativeRequest, trickled: str) -> tuple[int | None, bytes]:
+def _send_slowly(server: Server, native: NativeRequest, trickled: str) -> tuple[int | None, bytes]:
     """Send `native` with its head or its body (`trickled`) one byte every TRICKLE_GAP_S."""
     headers = {**native.headers, "Content-Length": str(len(native.body)), "Connection": "close"}
     head = request_head(native.method, native.path, server.host, headers)
@@ -87,7 +87,7 @@ def _send_slowly(server: ServerProcess, native: NativeRequest, trickled: str) ->
     return answer.status, answer.body
 
 
-def _ready(server: ServerProcess) -> bool:
+def _ready(server: Server) -> bool:
     """Readiness on a connection of its own: a case may leave the shared one closed."""
     try:
         return httpx.get(server.url_for("ready"), timeout=CASE_TIMEOUT_S).status_code == 200
@@ -98,7 +98,7 @@ def _ready(server: ServerProcess) -> bool:
 SLOW_CASES = {"slow_body": "body", "slow_headers": "head"}
 
 
-def bad_inputs(server: ServerProcess, client: httpx.Client,
+def bad_inputs(server: Server, client: httpx.Client,
                cases: Sequence[BadCase] = (*BAD, slow_body_case(), slow_headers_case())) -> list[CaseResult]:
     """Every BAD case, and the trickled ones, classified against the stack's declarations."""
     stack = server.stack
@@ -146,7 +146,7 @@ def connection_level(probe: Probe, cases: Sequence[ConnectionCase] = CONNECTION_
     return results
 
 
-def probe(server: ServerProcess, golden: Sequence[GoldenCase], row_cost_s: float) -> list[CaseResult]:
+def probe(server: Server, golden: Sequence[GoldenCase], row_cost_s: float) -> list[CaseResult]:
     """The bad-input matrix, then the connection-level cases, against one running stack."""
     with httpx.Client(base_url=server.url, timeout=CASE_TIMEOUT_S) as client:
         found = bad_inputs(server, client)

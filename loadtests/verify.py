@@ -14,7 +14,7 @@ import httpx
 
 from loadtests.classify import classify, is_error_body
 from servebench.results.schema import Check
-from servers.process import ServerProcess
+from servers.process import Server
 from servers.protocols import Answer, NotAnAnswer
 from servers.registry import Stack
 from shared_model.cases import BAD, GoldenCase
@@ -55,7 +55,7 @@ def _golden(client: httpx.Client, stack: Stack, golden: Sequence[GoldenCase]) ->
     return [*checks, Check(name="golden_batch", ok=not problems, detail="; ".join(problems[:3]))]
 
 
-def _bad(client: httpx.Client, server: ServerProcess) -> list[Check]:
+def _bad(client: httpx.Client, server: Server) -> list[Check]:
     """Each BAD case the stack's protocol can carry, classified as loadtests.robustness does;
     the detail starts with that outcome and a colon (the report's matrix reads it back)."""
     stack = server.stack
@@ -78,7 +78,7 @@ def _bad(client: httpx.Client, server: ServerProcess) -> list[Check]:
     return checks
 
 
-def _info(client: httpx.Client, server: ServerProcess, profile: str, fingerprint: str) -> list[Check]:
+def _info(client: httpx.Client, server: Server, profile: str, fingerprint: str) -> list[Check]:
     stack = server.stack
     declared = stack.deviation_for("info")
     if declared is not None:  # the framework reports no knobs: the golden answers checked the model
@@ -89,7 +89,8 @@ def _info(client: httpx.Client, server: ServerProcess, profile: str, fingerprint
     info = response.json()
     model = info.get("model", {})
     return [
-        Check(name="info_stack", ok=info.get("stack") == stack.name, detail=f"reports {info.get('stack')!r}"),
+        Check(name="info_stack", ok=info.get("stack") == server.kind,
+              detail=f"reports {info.get('stack')!r}"),
         Check(name="info_knobs", ok=info.get("knobs") == dict(stack.knobs),
               detail=f"reports {info.get('knobs')}, registry {dict(stack.knobs)}"),
         Check(name="info_model", ok=(model.get("profile"), model.get("sha256")) == (profile, fingerprint),
@@ -98,7 +99,7 @@ def _info(client: httpx.Client, server: ServerProcess, profile: str, fingerprint
     ]
 
 
-def verify(server: ServerProcess, golden: Sequence[GoldenCase], profile: str, fingerprint: str,
+def verify(server: Server, golden: Sequence[GoldenCase], profile: str, fingerprint: str,
            bad_inputs: bool = True) -> list[Check]:
     """Every check, passed or not; the caller measures the stack only if all passed."""
     with httpx.Client(base_url=server.url, timeout=30.0) as client:

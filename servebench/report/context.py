@@ -36,7 +36,7 @@ def _flagged(record: Record) -> FlaggedRow:
         record_id=record.record_id, flags=", ".join(record.flags), requests=record.measured.requests,
         failures=", ".join(f"{k}: {v:,}" for k, v in sorted(record.measured.failures.items())) or "–",
         generator_cpu=f"{res.generator_max_process_cpu_percent:.0f} %" if res else "–",
-        server_cpu=f"{res.server_cpu_percent:.0f} %" if res else "–",
+        server_cpu=f"{res.server_cpu_percent:.0f} %" if res and res.server_cpu_percent is not None else "–",
         server_cpus_busy=f"{busy:.0f} %" if busy is not None else "–",
     )
 
