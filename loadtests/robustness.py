@@ -34,7 +34,7 @@ from loadtests.session import ModelUnderTest, Session, run_session
 from servebench.results.declarations import RUN_FLAGS
 from servebench.results.kinds import CaseResult, LimitResult, RobustnessRecord, RobustnessRun
 from servers.knobs import stack_variant
-from servers.process import Server
+from servers.process import Server, ServerProcess
 from servers.protocols import NativeRequest
 from servers.registry import STACKS
 from shared_model.cases import BAD, SEED_EXAMPLE, BadCase, GoldenCase
@@ -146,11 +146,17 @@ def connection_level(probe: Probe, cases: Sequence[ConnectionCase] = CONNECTION_
     return results
 
 
-def probe(server: Server, golden: Sequence[GoldenCase], row_cost_s: float) -> list[CaseResult]:
+def probe(server: ServerProcess, golden: Sequence[GoldenCase], row_cost_s: float) -> list[CaseResult]:
     """The bad-input matrix, then the connection-level cases, against one running stack."""
     with httpx.Client(base_url=server.url, timeout=CASE_TIMEOUT_S) as client:
         found = bad_inputs(server, client)
     return [*found, *connection_level(Probe(server, golden, CASE_TIMEOUT_S, row_cost_s))]
+
+
+def _started(session: Session) -> ServerProcess:
+    # Robustness starts every stack itself: its cases need the process (limits, connections).
+    assert isinstance(session.server, ServerProcess), "robustness measures only stacks it starts"
+    return session.server
 
 
 def record_id(spec: str) -> str:
@@ -176,7 +182,7 @@ def robustness_run(stacks: Sequence[str], model_name: str, results_dir: Path,
             found: list[CaseResult] = []
 
             def matrix(session: Session, found: list[CaseResult] = found) -> None:
-                found.extend(probe(session.server, session.model.golden, ROW_COST_US / 1e6))
+                found.extend(probe(_started(session), session.model.golden, ROW_COST_US / 1e6))
 
             ended = run_session(stack, model, None, recorder.root / "logs" / f"{rid}.log", matrix,
                                 verification="answers", env=env)
@@ -185,7 +191,7 @@ def robustness_run(stacks: Sequence[str], model_name: str, results_dir: Path,
             if limits and not ended.failed:
 
                 def limited(session: Session, scarce: list[LimitResult] = scarce) -> None:
-                    scarce.extend(scarce_resources(session.server, session.model.golden))
+                    scarce.extend(scarce_resources(_started(session), session.model.golden))
 
                 under = run_session(stack, model, None, recorder.root / "logs" / f"{rid}.limits.log", limited,
                                     verification="answers", env=env)
