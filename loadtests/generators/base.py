@@ -59,8 +59,8 @@ class Driven:
     log_tail: str = ""
     samples: dict[str, list[Sample]] = field(default_factory=dict)
     cpu_samples: list[CpuSample] = field(default_factory=list)
-    # Rows the server may count beyond the generator's: requests in flight when a generator that
-    # cannot drain stopped.
+    # Rows the server's count may differ from the generator's, either way: requests in flight at
+    # the window's edges, for a generator that cannot drain.
     slack_rows: int = 0
 
 

@@ -22,7 +22,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 SCHEMA_HISTORY: dict[int, str] = {
     1: "first format: run.json plus one record per stack x workload x users x repeat; latency as "
        "base64 HdrHistograms in microseconds (successful and failed answers apart), warm-up and "
@@ -46,10 +46,14 @@ SCHEMA_HISTORY: dict[int, str] = {
        "workload and users (Run.floor, records floor__...), and every record carries the "
        "harness's own share of its latency (Record.client); judging.client_share_percent and "
        "the client_bound flag; each repeat is a fresh server process",
-    7: "every header may describe the models it served (RunHeader.model_cards, by model name): kind, "
+    7: "robustness results add the connection-level cases (CaseResult.detail says what happened), "
+       "each stack under scarce resources (RobustnessRecord.limits, limits_status, limits_reason), "
+       "the model time injected per row (RobustnessRun.row_cost_us) and record ids that name a "
+       "stack's knob overrides; older files read with those empty",
+    8: "every header may describe the models it served (RunHeader.model_cards, by model name): kind, "
        "estimator, input, fields, classes, in-process predict_batch latency at 1, 8 and 64 rows and "
        "the per-request cost of turning a JSON body into the model's input; Run.model, soak and "
-       "robustness `model` also name the model's kind",
+       "robustness `model` also name the model's kind; older files read with no model cards",
 }
 
 
