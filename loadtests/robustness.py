@@ -38,7 +38,7 @@ from servers.knobs import stack_variant
 from servers.process import Server, ServerProcess
 from servers.protocols import NativeRequest
 from servers.registry import STACKS
-from shared_model.cases import BAD, SEED_EXAMPLE, BadCase, GoldenCase
+from shared_model.cases import BAD, SEED_EXAMPLE, BadCase, GoldenCase, bad_cases
 from shared_model.model_schema import ModelSchema
 
 CASE_TIMEOUT_S = 15.0
@@ -61,13 +61,16 @@ def _send(client: httpx.Client, native: NativeRequest) -> tuple[int | None, byte
 def slow_body_case(model: ModelSchema | None = None) -> BadCase:
     """An invalid body that trickles in byte by byte: must end in a 4xx, not a hang.
 
-    Churn's: a negative tenure; another model's: its example without its first field."""
+    Churn's: a negative tenure; another model's: its first value below its minimum, like churn's
+    (or, without bounds, its example without its first field)."""
     if model is None or model.example == SEED_EXAMPLE:
-        row = {**SEED_EXAMPLE, "tenure_months": -5}
-    else:
-        first = model.fields[0].name
-        row = {name: value for name, value in model.example.items() if name != first}
-    return BadCase("slow_body", "slow", "/api/v1/predict", json.dumps(row).encode(), 422)
+        return BadCase("slow_body", "slow", "/api/v1/predict",
+                       json.dumps({**SEED_EXAMPLE, "tenure_months": -5}).encode(), 422)
+    below = next((case for case in bad_cases(model) if case.kind == "below_minimum"), None)
+    first = model.fields[0].name
+    body = below.body if below is not None else json.dumps(
+        {name: value for name, value in model.example.items() if name != first}).encode()
+    return BadCase("slow_body", "slow", "/api/v1/predict", body, 422)
 
 
 def slow_headers_case(model: ModelSchema | None = None) -> BadCase:
