@@ -82,6 +82,12 @@ class Converter:
                 self._numeric_names.append(spec.name)
                 numeric_columns.append(column)
                 column += 1
+        # Readers built once: by key for mappings, by attribute for validated models.
+        self._readers = {
+            mapping: (self._reader(self._numeric_names, mapping) if self._numeric_names else None,
+                      [(self._reader([name], mapping), offset, index)
+                       for name, offset, index in self._categorical])
+            for mapping in (True, False)}
         contiguous = numeric_columns == list(range(len(numeric_columns)))
         self._numeric_at: slice | list[int] = (slice(0, len(numeric_columns)) if contiguous
                                                else numeric_columns)
@@ -156,21 +162,19 @@ class Converter:
         matrix = np.zeros((n, self.width), dtype=np.float64)
         if n == 0:
             return matrix
-        mapping = isinstance(items[0], Mapping)
-        if self._numeric_names:
-            numbers = self._reader(self._numeric_names, mapping)
+        numbers, categories = self._readers[isinstance(items[0], Mapping)]
+        if numbers is not None:
             values = [numbers(row) for row in items]
             if len(self._numeric_names) == 1:  # one name: the reader answers the value itself
                 values = [(value,) for value in values]
             matrix[:, self._numeric_at] = np.asarray(values, dtype=np.float64)
-        if self._categorical:
-            every = np.arange(n)
-            for name, offset, index in self._categorical:
-                value = self._reader([name], mapping)
-                # Validated rows hold declared categories only (a KeyError otherwise); StrEnum
-                # members hash and compare as their values, so a member finds its index.
-                positions = np.fromiter((index[value(row)] for row in items), dtype=np.int64, count=n)
-                matrix[every, offset + positions] = 1.0
+        if categories:
+            # One fancy assignment for every one-hot column. Validated rows hold declared
+            # categories only (a KeyError otherwise); StrEnum members hash and compare as their
+            # values, so a member finds its index.
+            at_row = [i for i in range(n) for _ in categories]
+            at_column = [offset + index[value(row)] for row in items for value, offset, index in categories]
+            matrix[at_row, at_column] = 1.0
         return matrix
 
     def rows_input(self, rows: Iterable[Any]) -> Any:
