@@ -25,7 +25,7 @@ from locust.runners import MasterRunner, Runner, WorkerRunner
 
 from loadtests.answers import failure
 from loadtests.plans import ClosedOutput, ClosedPlan, PhaseOutput, PlannedRequest, TallyData
-from loadtests.recording import PhaseTally, WindowTallies
+from loadtests.recording import EXAMPLE_CHARS, PhaseTally, WindowTallies
 from loadtests.server_metrics import scrape
 from servers.protocols import PROTOCOLS
 
@@ -95,9 +95,14 @@ class ServebenchUser(FastHttpUser):
             with self.client.request(request.method, request.path, catch_response=True, context=context,
                                      name=kind, data=cast(Any, body), headers=headers) as response:
                 if response.status_code == 0:
-                    response.failure(f"transport_{type(getattr(response, 'error', None)).__name__}")
-                elif problem := failure(PROTOCOL, request, response.status_code, response.content or b""):
+                    error = getattr(response, "error", None)
+                    problem = f"transport_{type(error).__name__}"
+                    GATE.tallies[phase].example(kind, problem, f"{type(error).__name__}: {error}")
                     response.failure(problem)
+                elif wrong := failure(PROTOCOL, request, response.status_code, response.content or b""):
+                    text = (response.content or b"")[:EXAMPLE_CHARS].decode("utf-8", "replace")
+                    GATE.tallies[phase].example(kind, wrong, f"HTTP {response.status_code}: {text}")
+                    response.failure(wrong)
                 else:
                     response.success()
         finally:
@@ -128,6 +133,9 @@ def _on_request(context: dict[str, Any], response_time: float, start_time: float
     if exception is not None:
         failure = str(exception) if isinstance(exception, CatchResponseError) else (
             f"transport_{type(exception).__name__}")
+        if not isinstance(exception, CatchResponseError):
+            GATE.tallies[phase].example(context["sb_kind"], failure,
+                                        f"{type(exception).__name__}: {exception}")
     GATE.tallies[phase].record(context["sb_kind"], start_time, response_time,
                                context["sb_rows"], failure)
     if phase == "measured" and GATE.windows is not None:

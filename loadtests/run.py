@@ -141,6 +141,7 @@ def run(config: RunConfig, observer: Observer | None = None) -> tuple[Path, Run]
             generator_bound_percent=GENERATOR_BOUND_PERCENT, sample_interval_s=config.sample_interval_s,
             generator="+".join(generators)),
         stacks=[],
+        workloads_declared={w: WORKLOADS[w].description for w in p.workloads},
     )
     recorder = Recorder(config.results_dir, header, ("records", "logs", *GENERATORS))
     with recorder.running():

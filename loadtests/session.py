@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from loadtests.verify import verify
-from servebench.results.schema import Check
+from servebench.results.schema import PROCESS_MARK, Check
 from servers.process import REPO_ROOT, ServerProcess, StackFailed, tail
 from servers.registry import Stack
 from shared_model.cases import GoldenCase, golden_cases
@@ -105,6 +106,10 @@ def run_session(stack: Stack, model: ModelUnderTest, cpus: tuple[int, ...] | Non
     server = ServerProcess(stack, cpus=cpus, env={"SERVEBENCH_MODEL": model.name, **(env or {})},
                            log_path=log, cwd=cwd)
     ended = Ended(stack, server.command(), log)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "a") as opening:  # where this process's part of the log begins
+        opening.write(f"{PROCESS_MARK} {datetime.now(UTC).isoformat(timespec='seconds')} "
+                      f"{' '.join(ended.command)}\n")
     try:
         server.start()
         ended.ready_s = server.wait_ready()
