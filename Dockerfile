@@ -2,7 +2,10 @@
 # One image for every registered stack; SERVEBENCH_STACK chooses which one runs.
 #   docker build -t servebench:latest .
 #   docker run --rm -p 127.0.0.1:8004:8000 -e SERVEBENCH_STACK=fastapi_batcher servebench:latest
-# Build arguments: SERVEBENCH_STACK (default stack), SERVEBENCH_MODELS (profiles baked in).
+# Build arguments: SERVEBENCH_STACK (default stack), SERVEBENCH_MODELS (profiles baked in),
+# SERVEBENCH_ENV (a stack's own environment, servers/envs/<name>.txt, built in beside the main one:
+#   docker build --build-arg SERVEBENCH_ENV=torchserve -t servebench-torchserve:latest .
+# docker-compose.yml and deploy/k8s/ name the image each stack needs).
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
@@ -22,6 +25,13 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
 # .dockerignore lets only the packages and pyproject.toml in.
 COPY . .
 RUN pip install --no-deps .
+# A stack whose pins clash with the main environment gets its own, as `make envs` makes it.
+ARG SERVEBENCH_ENV=""
+RUN set -e; if [ -n "${SERVEBENCH_ENV}" ]; then \
+        python -m venv "/opt/.venv-${SERVEBENCH_ENV}"; \
+        "/opt/.venv-${SERVEBENCH_ENV}/bin/pip" install -r "servers/envs/${SERVEBENCH_ENV}.txt"; \
+        "/opt/.venv-${SERVEBENCH_ENV}/bin/pip" install --no-deps .; \
+    fi
 
 # Train at build time (deterministic, no download), then check every artifact's sha256
 # against its metadata with the same loader the servers use.
@@ -36,7 +46,14 @@ RUN set -e; for profile in ${SERVEBENCH_MODELS}; do \
 # ---- runtime: the virtualenv and the artifacts, no compiler, no pip cache, no root ----
 FROM ${PYTHON_IMAGE} AS runtime
 ARG SERVEBENCH_STACK=fastapi_batcher
+ARG SERVEBENCH_ENV=""
+# TorchServe's frontend is a Java 17 program.
+RUN if [ "${SERVEBENCH_ENV}" = "torchserve" ]; then \
+        apt-get update && apt-get install -y --no-install-recommends openjdk-17-jre-headless \
+        && rm -rf /var/lib/apt/lists/*; \
+    fi
 ENV PATH=/opt/venv/bin:$PATH \
+    SERVEBENCH_VENVS=/opt \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     SERVEBENCH_ARTIFACTS=/opt/servebench/artifacts \
@@ -47,8 +64,7 @@ ENV PATH=/opt/venv/bin:$PATH \
 RUN groupadd --system --gid 10001 servebench \
     && useradd --system --uid 10001 --gid servebench --no-create-home \
         --home-dir /nonexistent --shell /usr/sbin/nologin servebench
-COPY --from=build /opt/venv /opt/venv
-COPY --from=build /opt/servebench/artifacts /opt/servebench/artifacts
+COPY --from=build /opt /opt
 # Check again what this stage actually holds: every baked-in artifact matches its fingerprint.
 RUN python -m servebench.artifacts
 USER 10001:10001

@@ -15,10 +15,11 @@ SOAK_STACKS ?=
 DURATION ?= 600
 WINDOW ?= 10
 # Debian packages the tests and `make monitor` use: a real Prometheus (and promtool),
-# docker-compose to validate the compose file (no Docker engine needed for `config`), and wrk,
-# the native load generator of the perf profile.
-SYSDEPS_CMDS := prometheus promtool docker-compose wrk
-SYSDEPS_PKGS := prometheus docker-compose wrk
+# docker-compose to validate the compose file (no Docker engine needed for `config`), wrk,
+# the native load generator of the perf profile, Java 17 for TorchServe's frontend, and
+# iproute2's `ip` for the network namespaces of the cluster and remote-load tests.
+SYSDEPS_CMDS := prometheus promtool docker-compose wrk java ip
+SYSDEPS_PKGS := prometheus docker-compose wrk openjdk-17-jre-headless iproute2
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .DEFAULT_GOAL := help
@@ -101,7 +102,7 @@ serve: $(STAMP) envs
 	SERVEBENCH_MODEL=$(MODEL) $(BIN)/servebench serve $(STACK) --host $(HOST) $(if $(PORT),--port $(PORT))
 
 # The run's exit code is kept (1 when a stack failed), but its report is rendered either way.
-bench-all: $(STAMP) envs
+bench-all: $(STAMP) envs sysdeps
 	$(BIN)/python -m shared_model.training --all
 	$(BIN)/servebench run --profile full --model $(MODEL); status=$$?; \
 		$(BIN)/servebench report latest && exit $$status
@@ -114,7 +115,7 @@ sysdeps-browser:
 	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium; }
 
-bench-quick: $(STAMP) envs
+bench-quick: $(STAMP) envs sysdeps
 	$(BIN)/python -m shared_model.training --all
 	$(BIN)/servebench run --profile quick --model $(MODEL)
 

@@ -11,7 +11,7 @@ from loadtests.arrivals import Segment
 from loadtests.capacity_search import Outcome, SearchResult, SearchSettings, search
 from loadtests.generators import Generator
 from loadtests.openloop import OpenLoopSettings, Rows, recovery_s, run_step
-from loadtests.session import ModelUnderTest, Session, run_session
+from loadtests.session import External, ModelUnderTest, Session, run_session
 from servebench.results.capacity import CapacityRecord, Overload, Step, Window
 from servers.registry import Stack
 
@@ -95,7 +95,8 @@ def _limit(steps: Sequence[Step], capacity: float | None, limited_by: str, max_e
 
 
 def sweep(target: Target, model: ModelUnderTest, generator: Generator, settings: SweepSettings,
-          run_root: Path, progress: Callable[[str], None] = lambda _: None) -> CapacityRecord:
+          run_root: Path, progress: Callable[[str], None] = lambda _: None,
+          external: External | None = None) -> CapacityRecord:
     rid = target.record_id
     log = run_root / "logs" / f"{rid}.log"
     raw = run_root / generator.name / rid
@@ -137,7 +138,7 @@ def sweep(target: Target, model: ModelUnderTest, generator: Generator, settings:
                                   raw / step_id)
             overloads.append(overload(step, rows, factor, settings))
 
-    ended = run_session(target.stack, model, target.server_cpus, log, measure)
+    ended = run_session(target.stack, model, target.server_cpus, log, measure, external=external)
     capacity = found[0].capacity_rps if found else None
     best = next((s for s in steps if s.verdict == "pass"
                  and next(w for w in s.windows if w.name == s.measured).offered_rps == capacity), None)

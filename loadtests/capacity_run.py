@@ -11,12 +11,12 @@ from loadtests.capacity import SweepSettings, Target, sweep
 from loadtests.generators import chosen
 from loadtests.recorder import Recorder, header_fields
 from loadtests.run import PROCESS_OVERHEAD_S
-from loadtests.session import ModelUnderTest
+from loadtests.session import External, ModelUnderTest, topology
 from loadtests.workloads import WORKLOADS
 from servebench.results.capacity import CapacityRecord, CapacityRun, CapacitySettings
 from servebench.results.declarations import CAPACITY_FLAGS, GENERATOR_BOUND_PERCENT
 from servers.process import REPO_ROOT
-from servers.registry import STACKS
+from servers.registry import STACKS, Stack
 
 STEP_OVERHEAD_S = 3.0  # Locust start, drain and exit per step on the 2-core machine
 EXPECTED_STEPS = 9  # a typical search: ~5 doublings then ~4 bisections
@@ -32,13 +32,19 @@ class CapacityConfig:
     load_cpus: tuple[int, ...] | None
     results_dir: Path = REPO_ROOT / "results"
     generator: str = "locust"
+    external: External | None = None  # sweep this service instead of starting stacks
+
+    def stack(self, name: str) -> Stack:
+        if self.external is not None and name == self.external.label:
+            return self.external.stack()
+        return STACKS[name]
 
     def targets(self) -> list[Target]:
         out = []
         for model in self.models:
             for name in self.stacks:
-                stack = STACKS[name]
-                if not self.workers or "workers" not in stack.knobs:
+                stack = self.stack(name)
+                if self.external or not self.workers or "workers" not in stack.knobs:
                     out.append(Target(stack, model, None, self.server_cpus, self.load_cpus))
                     continue
                 for count in self.workers:
@@ -77,8 +83,8 @@ def capacity_run(config: CapacityConfig, progress: Callable[[str], None] = lambd
     generator = chosen(config.generator, "open", (WORKLOADS[ol.workload],))
     models = {name: ModelUnderTest.load(name) for name in config.models}
     header = CapacityRun(
-        **header_fields("capacity", [STACKS[n] for n in config.stacks], CAPACITY_FLAGS, [generator.name],
-                        config.estimate_s()),
+        **header_fields("capacity", [config.stack(n) for n in config.stacks], CAPACITY_FLAGS,
+                        [generator.name], config.estimate_s()),
         models={name: {"sha256": m.fingerprint, "version": m.version} for name, m in models.items()},
         settings=CapacitySettings(
             stacks=list(config.stacks), models=list(config.models),
@@ -88,17 +94,19 @@ def capacity_run(config: CapacityConfig, progress: Callable[[str], None] = lambd
             resolution=s.search.resolution, warmup_s=s.warmup_s, step_s=s.step_s,
             overload_factors=list(s.overload_factors), overload_s=s.overload_s,
             recovery_s=s.recovery_s, max_outstanding=ol.max_outstanding, timeout_s=ol.timeout_s,
-            max_send_lag_ms=ol.max_send_lag_ms, min_achieved=ol.min_achieved,
+            max_send_lag_ms=ol.send_lag_limit_ms, min_achieved=ol.min_achieved,
             server_cpus=list(config.server_cpus) if config.server_cpus else None,
             load_cpus=list(config.load_cpus) if config.load_cpus else None,
             locust_workers=ol.generator.workers, generator_bound_percent=GENERATOR_BOUND_PERCENT,
+            topology=topology("127.0.0.1", None, config.external),
         ),
         records=[],
     )
     recorder = Recorder(config.results_dir, header, ("records", "logs", generator.name))
     with recorder.running():
         for target in config.targets():
-            record = sweep(target, models[target.model], generator, config.sweep, recorder.root, progress)
+            record = sweep(target, models[target.model], generator, config.sweep, recorder.root, progress,
+                           config.external)
             recorder.record(record)
             recorder.update(records=[*recorder.header.records, record.record_id])
             done(record)

@@ -46,7 +46,7 @@ def write_answers(path: Path, model: ModelUnderTest, measurements: list[Measurem
 
 def measure_floor(measurements: list[Measurement], generator_of: Callable[[str], Generator],
                   model: ModelUnderTest, settings: MeasureSettings, cpus: tuple[int, ...] | None,
-                  root: Path) -> tuple[Ended, dict[Measurement, Record]]:
+                  root: Path, host: str = "127.0.0.1") -> tuple[Ended, dict[Measurement, Record]]:
     """Every (workload, users) of the run against the floor, each with its workload's generator."""
     answers = root / "logs" / "floor-answers.json"
     write_answers(answers, model, measurements)
@@ -58,5 +58,5 @@ def measure_floor(measurements: list[Measurement], generator_of: Callable[[str],
                                                settings, root, check_counts=False)
 
     ended = run_session(FLOOR_STACK, model, cpus, root / "logs" / "floor.log", take,
-                        verification="none", env={ANSWERS_ENV: str(answers)})
+                        verification="none", env={ANSWERS_ENV: str(answers)}, host=host)
     return ended, found

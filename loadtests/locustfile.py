@@ -1,4 +1,9 @@
-"""Locust users for one servebench measurement; the plan comes from SERVEBENCH_LOCUST_PLAN.
+"""Locust users for one servebench measurement.
+
+The plan comes from the file SERVEBENCH_LOCUST_PLAN names (local processes), or, for a worker
+on another host (`servebench worker`, which fetches this file from the master as Locust does
+with `-f -`), from the master itself: when a worker connects, the master sends it the plan as
+a custom message, before any user is spawned.
 
 Phases are separated by a *drained* boundary: at the end of the warm-up the master closes
 the gate, every process waits until none of its requests is in flight and sends its tally,
@@ -9,9 +14,12 @@ same in local mode (the runner delivers the messages to itself) and in master/wo
 
 from __future__ import annotations
 
+import json
 import os
 import random
+import socket
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
@@ -20,14 +28,25 @@ import gevent
 from gevent.event import Event
 from locust import FastHttpUser, constant, constant_throughput, events
 from locust.env import Environment
-from locust.exception import CatchResponseError
+from locust.exception import CatchResponseError, StopUser
 from locust.runners import MasterRunner, Runner, WorkerRunner
 
 from loadtests.answers import failure
-from loadtests.plans import ClosedOutput, ClosedPlan, PhaseOutput, PlannedRequest, TallyData
+from loadtests.plans import (
+    REPLICA_HEADER,
+    WORKERS_FILE,
+    ClosedOutput,
+    ClosedPlan,
+    PhaseOutput,
+    PlannedRequest,
+    ProcessLoad,
+    TallyData,
+)
 from loadtests.recording import EXAMPLE_CHARS, PhaseTally, WindowTallies
 from loadtests.server_metrics import scrape
-from servers.protocols import PROTOCOLS
+from servers.protocols import PROTOCOLS, Protocol
+
+PLAN_ENV = "SERVEBENCH_LOCUST_PLAN"
 
 
 def _runner(environment: Environment) -> Runner:
@@ -36,14 +55,12 @@ def _runner(environment: Environment) -> Runner:
     return environment.runner
 
 
-PLAN = ClosedPlan.model_validate_json(Path(os.environ["SERVEBENCH_LOCUST_PLAN"]).read_text())
-PROTOCOL = PROTOCOLS[PLAN.traffic.protocol]
+PLAN: ClosedPlan
+PROTOCOL: Protocol
+PLAN_READY = Event()
+PLAN_WAIT_S = 30.0  # a worker's users wait this long for the plan before giving up
 # Each request once: its body as bytes, its headers with Accept, built before any user starts.
-SENDABLE: dict[str, list[tuple[PlannedRequest, bytes | None, dict[str, str]]]] = {
-    kind: [(r, r.body.encode() or None, {**r.headers, "Accept": "application/json"} if r.body else {})
-           for r in requests]
-    for kind, requests in PLAN.traffic.pool.items()
-}
+SENDABLE: dict[str, list[tuple[PlannedRequest, bytes | None, dict[str, str]]]] = {}
 
 
 class Gate:
@@ -57,6 +74,11 @@ class Gate:
         self.idle.set()
         self.in_flight = 0
         self.tallies = {"warmup": PhaseTally(), "measured": PhaseTally()}
+        # This process's CPU seconds and the time when its current phase opened: each process
+        # reports its own load, wherever it runs.
+        self.opened = (time.process_time(), time.time())
+        # Answers per replica, for stacks that name the replica that answered (REPLICA_HEADER).
+        self.replicas: dict[str, Counter[str]] = {"warmup": Counter(), "measured": Counter()}
         # The measured phase cut into windows, when the plan asks for them (soak runs).
         self.windows: WindowTallies | None = None
 
@@ -82,6 +104,9 @@ class ServebenchUser(FastHttpUser):
     _count = 0
 
     def on_start(self) -> None:
+        # A worker on another host may be told to spawn before the plan it asked for arrives.
+        if not PLAN_READY.wait(timeout=PLAN_WAIT_S):
+            raise StopUser()  # counted: the measured phase then has fewer users (users_short)
         ServebenchUser._count += 1
         index = getattr(_runner(self.environment), "worker_index", 0)  # local and worker runners have one
         # A reproducible payload sequence per user.
@@ -94,6 +119,8 @@ class ServebenchUser(FastHttpUser):
             context = {"sb_phase": phase, "sb_kind": kind, "sb_rows": request.rows}
             with self.client.request(request.method, request.path, catch_response=True, context=context,
                                      name=kind, data=cast(Any, body), headers=headers) as response:
+                if replica := response.headers.get(REPLICA_HEADER):
+                    GATE.replicas[phase][replica] += 1
                 if response.status_code == 0:
                     error = getattr(response, "error", None)
                     problem = f"transport_{type(error).__name__}"
@@ -113,14 +140,30 @@ def _task(kind: str) -> Callable[[ServebenchUser], None]:
     return lambda user: user.send(kind)
 
 
-# Paced users (soak runs): each starts a task at most `user_rps` times a second, so the
-# offered rate is users x user_rps for as long as answers come back faster than the pace.
-if PLAN.user_rps:
-    ServebenchUser.wait_time = constant_throughput(PLAN.user_rps)
+ServebenchUser.tasks = []  # set by configure()
 
-# A list with each task repeated by its weight: what Locust makes of a weight dict at class
-# creation, done by hand because the mix is only known once the plan is read.
-ServebenchUser.tasks = [_task(entry.kind) for entry in PLAN.traffic.mix for _ in range(entry.weight)]
+
+def configure(plan: ClosedPlan) -> None:
+    """Everything the plan decides, set before any user is spawned."""
+    global PLAN, PROTOCOL
+    PLAN, PROTOCOL = plan, PROTOCOLS[plan.traffic.protocol]
+    SENDABLE.clear()
+    SENDABLE.update({
+        kind: [(r, r.body.encode() or None, {**r.headers, "Accept": "application/json"} if r.body else {})
+               for r in requests]
+        for kind, requests in plan.traffic.pool.items()})
+    # Paced users (soak runs): each starts a task at most `user_rps` times a second, so the
+    # offered rate is users x user_rps for as long as answers come back faster than the pace.
+    if plan.user_rps:
+        ServebenchUser.wait_time = constant_throughput(plan.user_rps)
+    # A list with each task repeated by its weight: what Locust makes of a weight dict at class
+    # creation, done by hand because the mix is only known once the plan is read.
+    ServebenchUser.tasks = [_task(entry.kind) for entry in plan.traffic.mix for _ in range(entry.weight)]
+    PLAN_READY.set()
+
+
+if PLAN_ENV in os.environ:
+    configure(ClosedPlan.model_validate_json(Path(os.environ[PLAN_ENV]).read_text()))
 
 
 @events.request.add_listener
@@ -149,13 +192,19 @@ def _apply(environment: Environment, data: dict[str, Any]) -> None:
         GATE.phase = data["phase"]
         if data["phase"] == "measured" and PLAN.window_s:
             GATE.windows = WindowTallies(PLAN.window_s, data["at"])
+        GATE.opened = (time.process_time(), time.time())
         GATE.open.set()
         return
     GATE.open.clear()
     drained = GATE.idle.wait(timeout=PLAN.drain_timeout_s)
     windows = GATE.windows.to_data() if GATE.phase == "measured" and GATE.windows else None
+    runner = _runner(environment)
+    cpu_at, wall_at = GATE.opened
     _runner(environment).send_message("sb_drained", {
         "seq": data["seq"], "drained": bool(drained), "in_flight": GATE.in_flight,
+        "replicas": dict(GATE.replicas[GATE.phase]),
+        "load": ProcessLoad(node=getattr(runner, "client_id", "local"), host=socket.gethostname(),
+                            cpu_s=time.process_time() - cpu_at, wall_s=time.time() - wall_at).model_dump(),
         "tally": GATE.tallies[GATE.phase].to_data().model_dump(),
         "windows": {i: w.model_dump() for i, w in windows.items()} if windows is not None else None,
     })
@@ -201,7 +250,9 @@ class Controller:
             tally=merged.to_data(), opened_at=opened_at, users=users, paused_at=paused_at,
             drained_at=time.time(), windows=windows.to_data() if windows else None,
             processes=len(replies), expected_processes=self._expected(),
-            drained=len(replies) == self._expected() and all(r["drained"] for r in replies))
+            drained=len(replies) == self._expected() and all(r["drained"] for r in replies),
+            loads=[ProcessLoad.model_validate(r["load"]) for r in replies],
+            replicas=dict(sum((Counter(r["replicas"]) for r in replies), Counter())))
 
     def run(self) -> None:
         started = time.time()
@@ -225,11 +276,43 @@ def _scrape() -> str | None:
     return scrape(PLAN.metrics_url)
 
 
+# ---- the plan for workers started without its file (on other hosts) ----
+# A worker's runner connects before it can register message handlers, so the worker asks for
+# the plan once it can take the answer, and its users wait for it.
+
+def _on_plan(environment: Environment, msg: Any, **_: Any) -> None:
+    if not PLAN_READY.is_set():
+        configure(ClosedPlan.model_validate(msg.data))
+
+
+def _plan_asked(runner: MasterRunner) -> Callable[..., None]:
+    def reply(environment: Environment, msg: Any, **_: Any) -> None:
+        runner.send_message("sb_plan", PLAN.model_dump(mode="json"), client_id=msg.node_id)
+
+    return reply
+
+
+def _connected(connected: list[str]) -> Callable[..., None]:
+    """Who connected, as they do: what the engine names when some workers never came."""
+
+    def on_connect(client_id: str, **_: Any) -> None:
+        connected.append(client_id)
+        Path(PLAN.out).with_name(WORKERS_FILE).write_text(json.dumps(connected))
+
+    return on_connect
+
+
 @events.init.add_listener
 def _on_init(environment: Environment, **_: Any) -> None:
     runner = _runner(environment)
-    if not isinstance(runner, MasterRunner):
+    if isinstance(runner, MasterRunner):
+        environment.events.worker_connect.add_listener(_connected([]))  # type: ignore[no-untyped-call]
+        runner.register_message("sb_plan_please", _plan_asked(runner))
+    else:
         runner.register_message("sb_phase", _on_phase)
+        runner.register_message("sb_plan", _on_plan)
+        if isinstance(runner, WorkerRunner) and not PLAN_READY.is_set():
+            runner.send_message("sb_plan_please")
     if not isinstance(runner, WorkerRunner):
         controller = Controller(environment)
         runner.register_message("sb_drained", controller.on_drained)

@@ -27,6 +27,7 @@ from servebench.results.declarations import (
 from servebench.results.histogram import RESOLUTION, add, encode, new_histogram, percentiles_ms
 from servebench.results.schema import (
     ClientShare,
+    GeneratorProcess,
     KindStats,
     Latency,
     Memory,
@@ -38,6 +39,7 @@ from servebench.results.schema import (
     Timeline,
     TimelineWindow,
 )
+from servers.process import ExternalServer
 
 # The measured phase is cut into this many windows for its timeline, whatever its length: enough
 # to see a stall or a ramp, few enough that each window holds a share of the answers.
@@ -79,20 +81,24 @@ def phase(data: PhaseOutput, nominal_s: float) -> Phase:
 
 
 def resources(samples: dict[str, list[Sample]], cpu_samples: Sequence[CpuSample], start: float,
-              end: float, load_cpus: Sequence[int] | None, server_cpus: Sequence[int] | None
-              ) -> Resources | None:
+              end: float, load_cpus: Sequence[int] | None, server_cpus: Sequence[int] | None,
+              external: bool = False) -> Resources | None:
+    """`external`: the server's samples are its own process metrics, and may be missing."""
     server = sampling.usage(samples.get("server", []), start, end)
     generator = sampling.usage(samples.get("generator", []), start, end)
-    if server is None or generator is None:
+    if generator is None or (server is None and not external):
         return None
     busy = {name: sampling.cpus_busy(cpu_samples, cpus, start, end) if cpus else None
             for name, cpus in (("server", server_cpus), ("load", load_cpus))}
     return Resources(
-        server_cpu_percent=server.cpu_percent, server_rss_mb=server.rss_max_bytes / 2**20,
-        server_processes=server.processes, generator_cpu_percent=generator.cpu_percent,
+        server_cpu_percent=server.cpu_percent if server else None,
+        server_rss_mb=server.rss_max_bytes / 2**20 if server else None,
+        server_processes=None if external or server is None else server.processes,
+        generator_cpu_percent=generator.cpu_percent,
         generator_max_process_cpu_percent=generator.max_process_cpu_percent,
         server_cpus_busy_percent=busy["server"], load_cpus_busy_percent=busy["load"],
-        samples=min(server.samples, generator.samples),
+        samples=min(server.samples, generator.samples) if server else generator.samples,
+        server_source=("metrics" if server else "unknown") if external else "processes",
     )
 
 
@@ -157,7 +163,7 @@ def contention_flags(res: Resources) -> list[str]:
     return [f"{name}_cpu_contention" for name, busy, own in (
         ("server", res.server_cpus_busy_percent, res.server_cpu_percent),
         ("load", res.load_cpus_busy_percent, res.generator_cpu_percent))
-        if busy is not None and busy - own > CONTENTION_PERCENT]
+        if busy is not None and own is not None and busy - own > CONTENTION_PERCENT]
 
 
 def client_share(measured: Phase, floor: Record | None) -> ClientShare | None:
@@ -174,8 +180,9 @@ def client_share(measured: Phase, floor: Record | None) -> ClientShare | None:
 def _flags(measured: Phase, warmup: Phase, users: int, res: Resources | None,
            rows_sent: int, rows_server: float | None, bound: bool, slack: int = 0,
            check_counts: bool = True, client: ClientShare | None = None) -> list[str]:
-    """`slack`: rows the server may have predicted beyond the generator's count (requests in
-    flight when a generator that cannot drain stopped)."""
+    """`slack`: rows the two counts may differ by either way (requests in flight at a window's
+    edges, for a generator that cannot drain: a request the server counted before the window
+    opened can be answered inside it, and one counted inside it answered after it closed)."""
     flags = []
     if bound:
         flags.append("generator_bound")
@@ -187,7 +194,7 @@ def _flags(measured: Phase, warmup: Phase, users: int, res: Resources | None,
         pass  # the floor predicts nothing: there is no server counter to agree with
     elif rows_server is None:
         flags.append("no_server_metrics")
-    elif not 0 <= rows_server - rows_sent <= slack:
+    elif abs(rows_server - rows_sent) > slack:
         flags.append("count_mismatch")
     if measured.users < users:
         flags.append("users_short")
@@ -226,7 +233,7 @@ def measure(session: Session, generator: Generator, workload: str, users: int, r
     window_s = settings.measure_s / TIMELINE_WINDOWS if generator.windows else None
     plan = closed_plan(session, workload, f"{workload}-{users}-{repeat}", settings, window_s)
     driven = generator.closed(plan, users, settings.generator, run_root / generator.name / record_id,
-                              server.processes)
+                              sampling.server_source(server))
     held = memory(server.processes())  # right after the phase, before the next one starts
     out = output_of(driven)
     warmup, measured = phase(out.phases["warmup"], settings.warmup_s), phase(out.phases["measured"],
@@ -234,12 +241,16 @@ def measure(session: Session, generator: Generator, workload: str, users: int, r
     window = out.phases["measured"]
     # CPU and memory while every user was sending: from the gate opening to its closing.
     res = resources(driven.samples, driven.cpu_samples, window.opened_at, window.paused_at,
-                    settings.generator.load_cpus, server.cpus)
+                    settings.generator.load_cpus, server.cpus, isinstance(server, ExternalServer))
     metrics = (server_metrics.delta(out.metrics_before, out.metrics_after)
                if out.metrics_before is not None and out.metrics_after is not None else None)
     rows_sent = sum(measured.kinds[k].rows for k in PREDICTION_KINDS if k in measured.kinds)
     rows_server = server_metrics.success_rows(metrics) if metrics else None
-    bound = res is not None and res.generator_max_process_cpu_percent > GENERATOR_BOUND_PERCENT
+    processes = [GeneratorProcess(node=load.node, host=load.host, cpu_percent=load.cpu_percent)
+                 for load in window.loads]
+    # A busy generator process seen here (sampled) or reported by itself (a remote worker).
+    bound = (res is not None and res.generator_max_process_cpu_percent > GENERATOR_BOUND_PERCENT) or any(
+        p.cpu_percent > GENERATOR_BOUND_PERCENT for p in processes)
     client = client_share(measured, floor)
     return Record(
         record_id=record_id, stack=server.stack.name, workload=workload, users=users, repeat=repeat,
@@ -247,8 +258,10 @@ def measure(session: Session, generator: Generator, workload: str, users: int, r
         generator_commands=driven.commands, locust_workers=settings.generator.workers,
         time_to_ready_s=session.ready_s, shutdown_s=None, warmup=warmup, measured=measured,
         resources=res, server_metrics=metrics, generator_bound=bound,
+        # A stack that declares no ml_* metrics has no counter to agree with (and no /metrics).
         flags=_flags(measured, warmup, users, res, rows_sent, rows_server, bound, driven.slack_rows,
-                     check_counts, client),
+                     check_counts and server.stack.deviation_for("ml_metrics") is None, client),
         rows_sent=rows_sent, rows_server=rows_server, raw_dir=str(driven.raw_dir.relative_to(run_root)),
-        client=client, memory=held, timeline=timeline(window, window_s, driven.samples),
+        client=client, generator_processes=processes, replicas=window.replicas, memory=held,
+        timeline=timeline(window, window_s, driven.samples),
     )

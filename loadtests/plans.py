@@ -73,6 +73,26 @@ class TallyData(_Model):
     last_end: float | None
 
 
+class ProcessLoad(_Model):
+    """One Locust process's own CPU over a phase, as it measured it (wherever it runs)."""
+
+    node: str  # Locust's worker id (hostname_uuid), or "local"
+    host: str
+    cpu_s: float
+    wall_s: float
+
+    @property
+    def cpu_percent(self) -> float:
+        return 100 * self.cpu_s / self.wall_s if self.wall_s > 0 else 0.0
+
+
+# Next to a master's output: the workers that connected, as they did.
+WORKERS_FILE = "workers.json"
+# A stack with several replicas behind one address may name the one that answered (Ray Serve's
+# stacks do): answers are counted per replica.
+REPLICA_HEADER = "X-Replica"
+
+
 class PhaseOutput(_Model):
     tally: TallyData
     opened_at: float
@@ -83,6 +103,8 @@ class PhaseOutput(_Model):
     processes: int
     expected_processes: int
     drained: bool
+    loads: list[ProcessLoad] = Field(default_factory=list)  # each process that sent users
+    replicas: dict[str, int] = Field(default_factory=dict)  # answers per replica (REPLICA_HEADER)
 
 
 class ClosedOutput(_Model):

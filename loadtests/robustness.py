@@ -20,7 +20,7 @@ from loadtests.recorder import Recorder, header_fields
 from loadtests.session import ModelUnderTest, Session, run_session
 from servebench.results.declarations import RUN_FLAGS
 from servebench.results.kinds import CaseResult, RobustnessRecord, RobustnessRun
-from servers.process import ServerProcess
+from servers.process import Server
 from servers.protocols import NativeRequest
 from servers.registry import STACKS
 from shared_model.cases import BAD, SEED_EXAMPLE, BadCase
@@ -43,7 +43,7 @@ def slow_body_case() -> BadCase:
     return BadCase("slow_body", "slow", "/api/v1/predict", body, 422)
 
 
-def _send_slowly(server: ServerProcess, native: NativeRequest,
+def _send_slowly(server: Server, native: NativeRequest,
                  gap_s: float = 0.005) -> tuple[int | None, bytes]:
     headers = "".join(f"{name}: {value}\r\n" for name, value in native.headers.items())
     head = (
@@ -69,7 +69,7 @@ def _send_slowly(server: ServerProcess, native: NativeRequest,
     return int(parts[1]), body
 
 
-def probe(server: ServerProcess) -> list[CaseResult]:
+def probe(server: Server) -> list[CaseResult]:
     stack = server.stack
     results = []
     with httpx.Client(base_url=server.url, timeout=CASE_TIMEOUT_S) as client:

@@ -17,15 +17,24 @@ from pathlib import Path
 from loadtests.cpus import Pinning
 from loadtests.floor import measure_floor
 from loadtests.generators import GENERATORS, Generator, GeneratorSettings, chosen
+from loadtests.generators.base import RemoteWorkers
 from loadtests.measure import MeasureSettings, measure
 from loadtests.recorder import Recorder, header_fields
-from loadtests.session import Ended, ModelUnderTest, Session, run_session
+from loadtests.session import (
+    Ended,
+    External,
+    ModelUnderTest,
+    Session,
+    Verification,
+    run_session,
+    topology,
+)
 from loadtests.workloads import WORKLOADS, RunProfile
 from servebench.results.declarations import GENERATOR_BOUND_PERCENT, RUN_FLAGS
 from servebench.results.schema import Record, Run, Settings, StackOutcome
 from servers.floor import FLOOR_STACK
 from servers.process import REPO_ROOT, StackFailed
-from servers.registry import STACKS
+from servers.registry import STACKS, Stack
 
 # Fixed costs per server process (start, verify, stop) and per measurement, measured on a
 # 2-core machine; used only for the printed estimate.
@@ -43,6 +52,16 @@ class RunConfig:
     locust_workers: int = 0
     results_dir: Path = REPO_ROOT / "results"
     sample_interval_s: float = 0.2
+    # Locust workers on other hosts; the address the stacks (and the floor) bind so that they
+    # reach them.
+    remote_workers: RemoteWorkers | None = None
+    server_host: str = "127.0.0.1"
+    external: External | None = None  # measure this service instead of starting stacks
+
+    def stack(self, name: str) -> Stack:
+        if self.external is not None and name == self.external.label:
+            return self.external.stack()
+        return STACKS[name]
 
     def generator(self, workload: str) -> Generator:
         return chosen(self.profile.generator, "closed", (WORKLOADS[workload],))
@@ -82,13 +101,13 @@ class _Stack:
 
 def _settings(config: RunConfig) -> MeasureSettings:
     p = config.profile
-    return MeasureSettings(p.warmup_s, p.measure_s, p.drain_timeout_s,
-                           GeneratorSettings(config.pinning.load, config.locust_workers))
+    generator = GeneratorSettings(config.pinning.load, config.locust_workers, config.remote_workers)
+    return MeasureSettings(p.warmup_s, p.measure_s, p.drain_timeout_s, generator)
 
 
 def _measure_stack(name: str, config: RunConfig, recorder: Recorder[Run], model: ModelUnderTest,
                    observer: Observer, floors: dict[tuple[str, int], Record]) -> StackOutcome:
-    stack = STACKS[name]
+    stack = config.stack(name)
     p = config.profile
     settings = _settings(config)
     state = _Stack()
@@ -107,7 +126,8 @@ def _measure_stack(name: str, config: RunConfig, recorder: Recorder[Run], model:
                     raise session.server.failed(f"died during {record.record_id}")
 
         ended = run_session(stack, model, config.pinning.server, log, take,
-                            verification="full" if repeat == 1 else "answers")
+                            verification=_verification(config, repeat), external=config.external,
+                            host=config.server_host)
         for record in taken:  # each record knows how its own process stopped
             state.records.append(record.model_copy(update={"shutdown_s": ended.shutdown_s}))
             recorder.record(state.records[-1])
@@ -124,11 +144,19 @@ def _measure_stack(name: str, config: RunConfig, recorder: Recorder[Run], model:
                         log=str(log.relative_to(recorder.root)))
 
 
+def _verification(config: RunConfig, repeat: int) -> Verification:
+    """In full the first time; an external service's bad inputs only if asked (they are logged
+    as errors where it runs)."""
+    if repeat > 1 or (config.external is not None and not config.external.bad_inputs):
+        return "answers"
+    return "full"
+
+
 def run(config: RunConfig, observer: Observer | None = None) -> tuple[Path, Run]:
     observer = observer or Observer()
     p = config.profile
     generators = sorted({config.generator(w).name for w in p.workloads})
-    stacks = [STACKS[name] for name in config.stacks]
+    stacks = [config.stack(name) for name in config.stacks]
     model = ModelUnderTest.load(config.model)
     server_cpus, load_cpus = config.pinning.as_lists()
     header = Run(
@@ -137,9 +165,11 @@ def run(config: RunConfig, observer: Observer | None = None) -> tuple[Path, Run]
         settings=Settings(
             profile=p.name, stacks=list(config.stacks), workloads=list(p.workloads), users=list(p.users),
             warmup_s=p.warmup_s, measure_s=p.measure_s, repeats=p.repeats, drain_timeout_s=p.drain_timeout_s,
-            server_cpus=server_cpus, load_cpus=load_cpus, locust_workers=config.locust_workers,
+            server_cpus=None if config.external else server_cpus, load_cpus=load_cpus,
+            locust_workers=config.locust_workers,
             generator_bound_percent=GENERATOR_BOUND_PERCENT, sample_interval_s=config.sample_interval_s,
-            generator="+".join(generators)),
+            generator="+".join(generators),
+            topology=topology(config.server_host, config.remote_workers, config.external)),
         stacks=[],
         workloads_declared={w: WORKLOADS[w].description for w in p.workloads},
     )
@@ -147,7 +177,7 @@ def run(config: RunConfig, observer: Observer | None = None) -> tuple[Path, Run]
     with recorder.running():
         observer.stack_started(FLOOR_STACK.name)
         ended, floors = measure_floor(config.measurements(), config.generator, model, _settings(config),
-                                      config.pinning.server, recorder.root)
+                                      config.pinning.server, recorder.root, config.server_host)
         for record in floors.values():
             recorder.record(record.model_copy(update={"shutdown_s": ended.shutdown_s}))
         recorder.update(floor=StackOutcome(**ended.launch(), records=[r.record_id for r in floors.values()],

@@ -2,6 +2,8 @@
 
 Sampling runs for the whole Locust run; the measured window is only known (from the load
 generator's own timestamps) once the run is over, so samples are kept and sliced later.
+A service servebench did not start has no process here: its CPU and memory come from the
+process metrics its own /metrics exports, if it exports them (MetricsSource).
 """
 
 from __future__ import annotations
@@ -13,8 +15,27 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import psutil
+from prometheus_client.parser import text_string_to_metric_families
+
+from loadtests.server_metrics import scrape
+from servers.process import ExternalServer, Server
 
 ProcessSource = Callable[[], Sequence[psutil.Process]]
+# Prometheus clients' standard process metrics (Go, Java and Python clients export these names).
+CPU_METRIC, RSS_METRIC = "process_cpu_seconds_total", "process_resident_memory_bytes"
+METRICS_PID = 0  # the one "process" a metrics sample describes: whatever the exporter covers
+
+
+@dataclass(frozen=True)
+class MetricsSource:
+    """An external service's /metrics, read every `every_s`: about what a fast Prometheus scrape
+    adds to a service's load, and enough for windows of a few seconds."""
+
+    url: str
+    every_s: float = 1.0
+
+
+Source = ProcessSource | MetricsSource
 
 
 @dataclass(frozen=True)
@@ -53,6 +74,27 @@ def take(processes: Sequence[psutil.Process], uss: bool = False) -> Sample:
         except psutil.Error:
             continue
     return Sample(time.time(), cpu, rss, unique if uss else None)
+
+
+def take_metrics(url: str) -> Sample | None:
+    """A sample from the service's process metrics; None when it exports none (or is down)."""
+    text = scrape(url)
+    if text is None:
+        return None
+    at = time.time()
+    cpu = rss = None
+    try:
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == CPU_METRIC:
+                    cpu = (cpu or 0.0) + sample.value
+                elif sample.name == RSS_METRIC:
+                    rss = (rss or 0.0) + sample.value
+    except ValueError:
+        return None
+    if cpu is None or rss is None:
+        return None
+    return Sample(at, {METRICS_PID: cpu}, {METRICS_PID: int(rss)})
 
 
 @dataclass(frozen=True)
@@ -149,12 +191,13 @@ def cpus_busy(samples: Sequence[CpuSample], cpus: Sequence[int], start: float, e
 class Sampler:
     """Samples named process trees, and every CPU, every `interval_s` in a background thread."""
 
-    def __init__(self, sources: dict[str, ProcessSource], interval_s: float = 0.2,
+    def __init__(self, sources: dict[str, Source], interval_s: float = 0.2,
                  uss_every_s: dict[str, float] | None = None) -> None:
         self.sources = sources
         self.interval_s = interval_s
         self.uss_every_s = uss_every_s or {}  # source name -> seconds between USS readings
         self._uss_at: dict[str, float] = {}
+        self._scraped_at: dict[str, float] = {}
         self.samples: dict[str, list[Sample]] = {name: [] for name in sources}
         self.cpus: list[CpuSample] = []
         self._stop = threading.Event()
@@ -164,6 +207,12 @@ class Sampler:
         while not self._stop.is_set():
             for name, source in self.sources.items():
                 every, now = self.uss_every_s.get(name), time.monotonic()
+                if isinstance(source, MetricsSource):
+                    if now - self._scraped_at.get(name, -source.every_s) >= source.every_s:
+                        self._scraped_at[name] = now
+                        if (sample := take_metrics(source.url)) is not None:
+                            self.samples[name].append(sample)
+                    continue
                 uss = every is not None and now - self._uss_at.get(name, -every) >= every
                 if uss:
                     self._uss_at[name] = now
@@ -178,6 +227,14 @@ class Sampler:
     def __exit__(self, *_: object) -> None:
         self._stop.set()
         self._thread.join()
+
+
+def server_source(server: Server) -> Source:
+    """What tells the server's CPU and memory: its process tree, or an external service's own
+    process metrics."""
+    if isinstance(server, ExternalServer):
+        return MetricsSource(server.url_for("metrics"))
+    return server.processes
 
 
 def tree(root: psutil.Process | None) -> list[psutil.Process]:

@@ -10,15 +10,19 @@ session with its reason and the server's log tail, and the run goes on with the 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Literal
 
+import httpx
+
+from loadtests.generators.base import RemoteWorkers
 from loadtests.verify import verify
-from servebench.results.schema import PROCESS_MARK, Check
-from servers.process import REPO_ROOT, ServerProcess, StackFailed, tail
-from servers.registry import Stack
+from servebench.results.schema import PROCESS_MARK, Check, Topology
+from servers.process import REPO_ROOT, ExternalServer, Server, ServerProcess, StackFailed, tail
+from servers.registry import STACKS, Stack
 from shared_model.cases import GoldenCase, golden_cases
 from shared_model.predictor import Predictor
 from shared_model.profiles import PROFILES
@@ -57,10 +61,33 @@ class ModelUnderTest:
 
 
 @dataclass(frozen=True)
+class External:
+    """A service already running elsewhere, measured under `label` as a stack of the registry's
+    kind `kind` (its protocol, paths and declared deviations)."""
+
+    label: str
+    kind: str
+    url: str
+    bad_inputs: bool = True  # verify with the bad inputs too (each is an error in its logs)
+
+    def stack(self) -> Stack:
+        base = STACKS[self.kind]
+        return replace(base, name=self.label, title=f"{base.title} (external, at {self.url})")
+
+
+def topology(server_host: str, remote: RemoteWorkers | None, external: External | None) -> Topology:
+    """What a result records about where the load came from and what it measured."""
+    return Topology(
+        server_host=server_host, remote_workers=remote.count if remote else 0,
+        locust_master=remote.address if remote else None,
+        external_url=external.url if external else None, external_kind=external.kind if external else None)
+
+
+@dataclass(frozen=True)
 class Session:
     """A stack that is up, ready and verified: what a run kind's measurement is given."""
 
-    server: ServerProcess
+    server: Server
     model: ModelUnderTest
     ready_s: float
     checks: list[Check]
@@ -101,10 +128,15 @@ def _failed_checks(checks: list[Check]) -> str | None:
 
 def run_session(stack: Stack, model: ModelUnderTest, cpus: tuple[int, ...] | None, log: Path,
                 measure: Callable[[Session], None], verification: Verification = "full",
-                env: Mapping[str, str] | None = None, cwd: Path = REPO_ROOT) -> Ended:
-    """Start, verify, measure, stop; never raises for the stack's own failures."""
-    server = ServerProcess(stack, cpus=cpus, env={"SERVEBENCH_MODEL": model.name, **(env or {})},
-                           log_path=log, cwd=cwd)
+                env: Mapping[str, str] | None = None, cwd: Path = REPO_ROOT,
+                external: External | None = None, host: str = "127.0.0.1") -> Ended:
+    """Start, verify, measure, stop; never raises for the stack's own failures. `host`: the
+    address the stack binds (loopback unless load comes from other hosts). With `external`,
+    nothing is started or stopped: the service at its URL is verified and measured as `stack`."""
+    server: Server = (
+        ExternalServer(stack, external.url, external.kind, log) if external else
+        ServerProcess(stack, host=host, cpus=cpus, env={"SERVEBENCH_MODEL": model.name, **(env or {})},
+                      log_path=log, cwd=cwd))
     ended = Ended(stack, server.command(), log)
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "a") as opening:  # where this process's part of the log begins
@@ -113,6 +145,8 @@ def run_session(stack: Stack, model: ModelUnderTest, cpus: tuple[int, ...] | Non
     try:
         server.start()
         ended.ready_s = server.wait_ready()
+        if isinstance(server, ExternalServer):
+            ended.stack = server.stack = _with_reported_knobs(server)
         if verification != "none":
             ended.checks = verify(server, model.golden, model.name, model.fingerprint,
                                   bad_inputs=verification == "full")
@@ -135,3 +169,17 @@ def run_session(stack: Stack, model: ModelUnderTest, cpus: tuple[int, ...] | Non
         if server.proc is not None:
             ended.shutdown_s = server.stop()
     return ended
+
+
+def _with_reported_knobs(server: ExternalServer) -> Stack:
+    """The kind's declaration with the knobs the service reports on /info: what it runs with,
+    recorded rather than compared. A kind without /info keeps its registry's knobs."""
+    if server.stack.deviation_for("info") is not None:
+        return server.stack
+    try:
+        knobs = httpx.get(server.url_for("info"), timeout=10.0).json().get("knobs")
+    except (httpx.HTTPError, ValueError, AttributeError):
+        return server.stack  # verification reports what /info answered
+    if not isinstance(knobs, dict):
+        return server.stack
+    return replace(server.stack, knobs=MappingProxyType(dict(knobs)))

@@ -16,17 +16,18 @@ from typing import Any
 
 import psutil
 
-from loadtests import drift
+from loadtests import drift, sampling
 from loadtests.generators import Generator, GeneratorSettings, chosen
+from loadtests.generators.base import RemoteWorkers
 from loadtests.measure import MeasureSettings, closed_plan, measure, output_of, phase
 from loadtests.recorder import Recorder, header_fields
-from loadtests.session import ModelUnderTest, Session, run_session
+from loadtests.session import External, ModelUnderTest, Session, run_session, topology
 from loadtests.soak_windows import build_windows, drift_of, window_flags
 from loadtests.workloads import WORKLOADS
 from servebench.results.declarations import GENERATOR_BOUND_PERCENT, SOAK_FLAGS
 from servebench.results.soak_schema import SoakProcess, SoakRecord, SoakRun, SoakSettings
-from servers.process import REPO_ROOT, ServerProcess
-from servers.registry import STACKS
+from servers.process import REPO_ROOT, ExternalServer, Server
+from servers.registry import STACKS, Stack
 
 STACK_OVERHEAD_S = 15.0  # start, verify, Locust start-up twice, stop: for the printed estimate
 
@@ -50,6 +51,14 @@ class SoakConfig:
     drain_timeout_s: float = 30.0
     generator: str = "locust"
     sample_interval_s: float = 0.2  # the generator module's Sampler default
+    remote_workers: RemoteWorkers | None = None  # Locust workers on other hosts
+    server_host: str = "127.0.0.1"  # what the stacks bind (an address the workers reach)
+    external: External | None = None  # soak this service instead of starting stacks
+
+    def stack(self, name: str) -> Stack:
+        if self.external is not None and name == self.external.label:
+            return self.external.stack()
+        return STACKS[name]
 
     @property
     def uss_interval_s(self) -> float:
@@ -63,7 +72,7 @@ class SoakConfig:
 class Namer:
     """The server's process source for the sampler, remembering each pid's name and command."""
 
-    def __init__(self, server: ServerProcess) -> None:
+    def __init__(self, server: Server) -> None:
         self.server = server
         self.seen: dict[int, SoakProcess] = {}
 
@@ -81,7 +90,7 @@ class Namer:
 
 def _soak_stack(name: str, config: SoakConfig, recorder: Recorder[SoakRun], model: ModelUnderTest,
                 generator: Generator) -> SoakRecord:
-    stack = STACKS[name]
+    stack = config.stack(name)
     log = recorder.root / "logs" / f"{name}.log"
     fields: dict[str, Any] = {
         "record_id": name, "workload": config.workload, "users": config.users,
@@ -93,14 +102,14 @@ def _soak_stack(name: str, config: SoakConfig, recorder: Recorder[SoakRun], mode
     }
     flags: list[str] = []
     namers: list[Namer] = []
+    generator_settings = GeneratorSettings(config.load_cpus, remote=config.remote_workers)
 
     def measure_soak(session: Session) -> None:
         namer = Namer(session.server)
         namers.append(namer)
         target = config.rps
         if target is None:
-            settings = MeasureSettings(1.0, config.probe_s, config.drain_timeout_s,
-                                       GeneratorSettings(config.load_cpus))
+            settings = MeasureSettings(1.0, config.probe_s, config.drain_timeout_s, generator_settings)
             probe = measure(session, generator, config.workload, config.probe_users, 1, settings,
                             recorder.root)
             fields.update(probe=probe, capacity_rps=probe.measured.rps)
@@ -111,12 +120,15 @@ def _soak_stack(name: str, config: SoakConfig, recorder: Recorder[SoakRun], mode
             if target <= 0:
                 raise session.server.failed("the capacity probe measured no successful answers")
         settings = MeasureSettings(config.warmup_s, config.duration_s, config.drain_timeout_s,
-                                   GeneratorSettings(config.load_cpus))
+                                   generator_settings)
         plan = closed_plan(session, config.workload, f"soak-{config.workload}", settings).model_copy(
             update={"window_s": config.window_s, "user_rps": target / config.users})
         raw_dir = recorder.root / generator.name / f"{name}__soak"
         fields["raw_dir"] = str(raw_dir.relative_to(recorder.root))
-        driven = generator.closed(plan, config.users, settings.generator, raw_dir, namer,
+        # An external service tells its own CPU and memory, if it exports process metrics.
+        external = isinstance(session.server, ExternalServer)
+        source = sampling.server_source(session.server) if external else namer
+        driven = generator.closed(plan, config.users, settings.generator, raw_dir, source,
                                   uss_every_s=config.uss_interval_s)
         fields["generator_commands"] = driven.commands
         measured = output_of(driven).phases["measured"]
@@ -131,7 +143,8 @@ def _soak_stack(name: str, config: SoakConfig, recorder: Recorder[SoakRun], mode
         )
         flags.extend(window_flags(windows, target, whole.rps, GENERATOR_BOUND_PERCENT))
 
-    ended = run_session(stack, model, config.server_cpus, log, measure_soak)
+    ended = run_session(stack, model, config.server_cpus, log, measure_soak, external=config.external,
+                        host=config.server_host)
     if ended.failed:
         fields["verdict"] = "failed"
         if fields["windows"]:
@@ -152,7 +165,7 @@ def soak(config: SoakConfig, on_stack: Callable[[SoakRecord], None] | None = Non
     generator = chosen(config.generator, "paced", (WORKLOADS[config.workload],))
     model = ModelUnderTest.load(config.model)
     header = SoakRun(
-        **header_fields("soak", [STACKS[n] for n in config.stacks], SOAK_FLAGS, [generator.name],
+        **header_fields("soak", [config.stack(n) for n in config.stacks], SOAK_FLAGS, [generator.name],
                         config.estimate_s()),
         load_average={"start": _load()}, model=model.described(),
         settings=SoakSettings(
@@ -164,6 +177,7 @@ def soak(config: SoakConfig, on_stack: Callable[[SoakRecord], None] | None = Non
             load_cpus=list(config.load_cpus) if config.load_cpus else None,
             sample_interval_s=config.sample_interval_s, uss_interval_s=config.uss_interval_s,
             thresholds=drift.THRESHOLDS.as_dict(),
+            topology=topology(config.server_host, config.remote_workers, config.external),
         ),
         stacks=[],
     )

@@ -77,13 +77,16 @@ _WORKLOADS = (
 WORKLOADS: Mapping[str, Workload] = MappingProxyType({w.name: w for w in _WORKLOADS})
 PREDICTION_WORKLOADS = ("single", "batch", "seed_mix")
 
-# Durations are chosen so that `quick` over ~8 stacks fits in ~3 minutes and `full` in ~20
-# on a 2-core machine; `servebench run` prints the estimate computed from these numbers.
+# Durations are chosen so that `quick` fits in ~3 minutes and `full` over every registered
+# stack (15) in under 20 on a 2-core machine: `full` measures 1 s windows, since a 2 s window
+# made it ~25 minutes, while most of its repeats' spread comes from one server process to the
+# next (three fresh processes) rather than from the window's length (docs/measuring.md).
+# `servebench run` prints the estimate computed from these numbers.
 _PROFILES = (
     RunProfile("quick", "one short look at each stack: single and seed_mix at 16 users, once",
                workloads=("single", "seed_mix"), users=(16,), warmup_s=0.5, measure_s=2.0, repeats=1),
     RunProfile("full", "every prediction workload at 1, 8 and 64 users, three repeats each",
-               workloads=PREDICTION_WORKLOADS, users=(1, 8, 64), warmup_s=0.5, measure_s=2.0, repeats=3),
+               workloads=PREDICTION_WORKLOADS, users=(1, 8, 64), warmup_s=0.5, measure_s=1.0, repeats=3),
     # wrk: our stacks answer more requests a second than one core of Locust can send and time.
     RunProfile("perf", "single predictions against the framework ceiling at 1, 8, 32 and 64 users, "
                "three repeats each, driven by wrk", workloads=("single", "ceiling"),

@@ -11,7 +11,7 @@ from servebench.errors import UserError
 
 COMMANDS: tuple[str, ...] = (
     "stacks", "serve", "run", "soak", "capacity", "show", "check", "robustness", "compose", "k8s",
-    "monitor",
+    "monitor", "worker",
     "report", "compare",
 )
 

@@ -13,6 +13,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
+from urllib.parse import urlsplit
 
 import httpx
 import psutil
@@ -87,6 +88,11 @@ class ServerProcess:
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def kind(self) -> str:
+        """The registry's stack it runs (what its /info names)."""
+        return self.stack.name
 
     def url_for(self, kind: str) -> str:
         """Full URL of one of the stack's paths, on the port that serves it."""
@@ -230,3 +236,79 @@ class ServerProcess:
         self.stop()
         if self._own_log and exc_type is None:
             self.log_path.unlink(missing_ok=True)
+
+
+class ExternalServer:
+    """A service servebench did not start (a deployment, a cluster, a stack in another network
+    namespace), reached at its URL and asked in its kind's protocol and paths.
+
+    It is never started, pinned, sampled or stopped here: `processes()` is empty and `stop()`
+    does nothing. A kind with extra ports finds them as the image places them, right after the
+    service's port (servebench/deploy/container.py)."""
+
+    proc: None = None
+    cpus: None = None
+
+    def __init__(self, stack: Stack, url: str, kind: str, log_path: Path) -> None:
+        parsed = urlsplit(url)
+        if parsed.scheme != "http" or not parsed.hostname:
+            raise ValueError(f"{url!r}: give the service's base URL, http://HOST:PORT")
+        if parsed.path.strip("/"):
+            raise ValueError(f"{url!r}: no path; the stack kind's paths are appended to it")
+        self.stack = stack
+        self.kind = kind  # the registry's stack it is an instance of (what its /info names)
+        self.host = parsed.hostname
+        self.port = parsed.port or 80
+        self.extra_ports = stack.ports_for(self.port)
+        self.log_path = log_path
+        self.started_at = 0.0
+        self.ready_after_s: float | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def url_for(self, kind: str) -> str:
+        port_name = self.stack.path_ports.get(kind)
+        port = self.extra_ports[port_name] if port_name else self.port
+        return f"http://{self.host}:{port}{self.stack.paths[kind]}"
+
+    def command(self) -> list[str]:
+        return ["external", self.url]
+
+    def start(self) -> ExternalServer:
+        self.started_at = time.monotonic()
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.log_path.write_text(f"{self.url}: an external service; its logs are where it runs\n")
+        return self
+
+    def failed(self, reason: str) -> StackFailed:
+        return StackFailed(self.stack.name, f"{reason} (external service at {self.url})", "")
+
+    def wait_ready(self, timeout_s: float | None = None) -> float:
+        """Seconds until readiness said 200 (about 0 for a service that is already up)."""
+        deadline = self.started_at + (timeout_s or self.stack.ready_timeout_s)
+        with httpx.Client(timeout=2.0) as client:
+            while time.monotonic() < deadline:
+                with contextlib.suppress(httpx.TransportError):
+                    if client.get(self.url_for("ready")).status_code == 200:
+                        self.ready_after_s = time.monotonic() - self.started_at
+                        return self.ready_after_s
+                time.sleep(0.2)
+        raise self.failed(f"readiness not 200 within {timeout_s or self.stack.ready_timeout_s:.0f}s")
+
+    def alive(self) -> bool:
+        try:
+            return httpx.get(self.url_for("health"), timeout=5.0).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    def processes(self) -> list[psutil.Process]:
+        return []
+
+    def stop(self, grace_s: float = 15.0) -> float | None:
+        return None  # not ours to stop
+
+
+# What the engine drives: a stack it started, or a service it was pointed at.
+Server = ServerProcess | ExternalServer

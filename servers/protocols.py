@@ -57,6 +57,9 @@ class Protocol:
 
     name = "contract"
     description = "servebench's HTTP contract: its paths, bodies, errors and probes"
+    # The contract's readiness body says {"status": "ready"}; frameworks' own readiness paths
+    # say it with their status code alone (Open Inference: 200; TorchServe's and MLflow's /ping: 200).
+    ready_in_body = True
 
     def request(self, rows: Sequence[Row], batch: bool, paths: Mapping[str, str]) -> NativeRequest:
         singles = [json.dumps(row).encode() for row in rows]
@@ -91,8 +94,8 @@ class Protocol:
 
     def ready(self, status: int, body: bytes) -> bool:
         """Whether a readiness answer says ready."""
-        if status != 200:
-            return False
+        if status != 200 or not self.ready_in_body:
+            return status == 200
         try:
             return bool(json.loads(body).get("status") == "ready")
         except (ValueError, AttributeError):
@@ -152,6 +155,8 @@ def _dumps(value: Any) -> bytes:
 class _RowsProtocol(Protocol):
     """A protocol that carries rows in its own envelope: a bad case's row is re-encoded in it;
     what the envelope cannot carry (the contract's {"items": ...} shape) cannot be sent."""
+
+    ready_in_body = False
 
     def bad_request(self, case: BadCase, paths: Mapping[str, str]) -> NativeRequest | None:
         good = self.request([SEED_EXAMPLE], False, paths)
@@ -213,6 +218,8 @@ class OpenInference(_RowsProtocol):
 class ContractBodies(Protocol):
     """The contract's bodies (a customer, or {"items": [...]}; its answers and ErrorBody) on a
     framework's own path: TorchServe serves every model at /predictions/<model>."""
+
+    ready_in_body = False
 
     name = "contract-bodies"
     description = "the contract's request and answer bodies at the framework's own prediction path"

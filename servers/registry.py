@@ -4,6 +4,7 @@ from these entries and never names a stack itself."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -98,6 +99,12 @@ class Stack:
     path_ports: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
+    def environment(self) -> str | None:
+        """The name of the stack's own virtual environment (servers/envs/<name>.txt), if any."""
+        venv = Path(self.python).parent.parent.name
+        return venv.removeprefix(VENV_PREFIX) if venv.startswith(VENV_PREFIX) else None
+
+    @property
     def aggregates_metrics(self) -> bool:
         """Several processes write the contract's metrics: /metrics must sum them all."""
         return self.multiprocess_metrics or int(self.knobs.get("workers", 1)) > 1
@@ -145,9 +152,16 @@ class Stack:
         return case.status, True
 
 
+# Where the stacks' own virtual environments live: the checkout (the Makefile makes them there),
+# or the directory the image puts them in.
+VENVS_ENV = "SERVEBENCH_VENVS"
+VENV_PREFIX = ".venv-"
+
+
 def venv_python(env: str) -> str:
     """The interpreter of a stack's own virtual environment (see servers/envs/ and the Makefile)."""
-    return str(Path(__file__).resolve().parent.parent / f".venv-{env}" / "bin" / "python")
+    root = os.environ.get(VENVS_ENV) or str(Path(__file__).resolve().parent.parent)
+    return str(Path(root) / f"{VENV_PREFIX}{env}" / "bin" / "python")
 
 
 def _knobs(**values: Any) -> Knobs:
@@ -313,6 +327,7 @@ def _triton_deviations(batching: bool) -> tuple[Deviation, ...]:
         rows,
         Deviation("other methods answer 405 {\"error\": ...}", cases=("method",), status=405,
                   error_body=False),
+        _sigterm_500("Triton (PyTriton's model process gets the process group's SIGTERM with the server)"),
         Deviation("unknown paths answer Triton's 404 {\"error\": ...}", cases=("not_found",), status=404,
                   error_body=False),
         Deviation("no body size limit: a 2 MiB body is read (500: it is no inference request)",
@@ -374,6 +389,7 @@ _TORCHSERVE_DEVIATIONS = (
               error_body=False),
     Deviation("unknown paths answer TorchServe's own 404 body", cases=("not_found",), status=404,
               error_body=False),
+    _sigterm_500("TorchServe (its Python workers get the process group's SIGTERM with the frontend)"),
 )
 
 

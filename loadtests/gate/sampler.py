@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from servebench.results.kinds import ProcessRounds
-from servers.process import ServerProcess
+from servers.process import Server
 from servers.registry import Stack
 from shared_model.cases import GoldenCase
 
@@ -42,7 +42,7 @@ def _timed(conn: http.client.HTTPConnection, method: str, path: str, body: bytes
     return elapsed // 1000
 
 
-def sample(server: ServerProcess, golden: Sequence[GoldenCase], plan: SamplingPlan) -> Rounds:
+def sample(server: Server, golden: Sequence[GoldenCase], plan: SamplingPlan) -> Rounds:
     stack = server.stack
     requests = [stack.protocol.request([case.request], False, stack.paths) for case in golden]
     health = stack.paths["health"]

@@ -14,16 +14,32 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from loadtests.plans import ClosedOutput, ClosedPlan, OpenOutput, OpenPlan
-from loadtests.sampling import CpuSample, ProcessSource, Sample
+from loadtests.sampling import CpuSample, Sample, Source
 from loadtests.workloads import Workload
 
 Loop = Literal["closed", "paced", "open"]
 
 
 @dataclass(frozen=True)
+class RemoteWorkers:
+    """Locust workers on other hosts: each runs `servebench worker --master BIND:PORT`, and
+    every measurement's master binds there and waits for `count` of them."""
+
+    bind: str  # an address of this host the workers reach
+    port: int
+    count: int
+    wait_s: float = 120.0  # per measurement: how long the master waits for them to connect
+
+    @property
+    def address(self) -> str:
+        return f"{self.bind}:{self.port}"
+
+
+@dataclass(frozen=True)
 class GeneratorSettings:
     load_cpus: tuple[int, ...] | None
     workers: int = 0  # Locust: 0 is one local process; N a master and N worker processes
+    remote: RemoteWorkers | None = None  # Locust: workers on other hosts, besides the local ones
 
     def pin(self, argv: list[str]) -> list[str]:
         if not self.load_cpus:
@@ -43,8 +59,8 @@ class Driven:
     log_tail: str = ""
     samples: dict[str, list[Sample]] = field(default_factory=dict)
     cpu_samples: list[CpuSample] = field(default_factory=list)
-    # Rows the server may count beyond the generator's: requests in flight when a generator that
-    # cannot drain stopped.
+    # Rows the server's count may differ from the generator's, either way: requests in flight at
+    # the window's edges, for a generator that cannot drain.
     slack_rows: int = 0
 
 
@@ -61,11 +77,11 @@ class Generator(Protocol):
         """Why it cannot drive this workload, or None."""
 
     def closed(self, plan: ClosedPlan, users: int, settings: GeneratorSettings, raw_dir: Path,
-               server: ProcessSource, uss_every_s: float | None = None) -> Driven:
+               server: Source, uss_every_s: float | None = None) -> Driven:
         """A closed-loop (or paced) measurement: warm-up, then the measured phase."""
 
     def open(self, plan: OpenPlan, settings: GeneratorSettings, raw_dir: Path,
-             server: ProcessSource) -> Driven:
+             server: Source) -> Driven:
         """An open-loop step: every request sent at its scheduled time."""
 
 

@@ -9,6 +9,7 @@ from SERVEBENCH_LOCUST_PLAN and write their output next to it.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -20,8 +21,8 @@ import psutil
 from pydantic import ValidationError
 
 from loadtests.generators.base import Driven, GeneratorSettings, Loop
-from loadtests.plans import ClosedOutput, ClosedPlan, OpenOutput, OpenPlan
-from loadtests.sampling import ProcessSource, Sampler
+from loadtests.plans import WORKERS_FILE, ClosedOutput, ClosedPlan, OpenOutput, OpenPlan
+from loadtests.sampling import Sampler, Source
 from loadtests.workloads import Workload
 from servers.process import REPO_ROOT, free_port, tail
 
@@ -38,16 +39,44 @@ def _base(spawn_rate: int, locustfile: Path) -> list[str]:
 
 def commands(settings: GeneratorSettings, host: str, users: int, run_time_s: int,
              locustfile: Path) -> list[list[str]]:
+    """The master's command first, then the local workers'; none but the master's when it is
+    one local process."""
     spawn_rate = max(1, users * 10)  # all users up within a fraction of the warm-up
     base = _base(spawn_rate, locustfile)
     master = [*base, "--host", host, "--users", str(users), "--run-time", f"{run_time_s}s"]
-    if settings.workers == 0:
+    remote = settings.remote
+    if settings.workers == 0 and remote is None:
         return [settings.pin(master)]
-    port = free_port()
-    master += ["--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
-               "--expect-workers", str(settings.workers)]
-    worker = [*base, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)]
+    bind, port = (remote.bind, remote.port) if remote else ("127.0.0.1", free_port())
+    master += ["--master", "--master-bind-host", bind, "--master-bind-port", str(port),
+               "--expect-workers", str(settings.workers + (remote.count if remote else 0))]
+    if remote:
+        master += ["--expect-workers-max-wait", str(int(remote.wait_s))]
+    worker = [*base, "--worker", "--master-host", bind, "--master-port", str(port)]
     return [settings.pin(master), *[settings.pin(worker) for _ in range(settings.workers)]]
+
+
+def worker_command(master: str) -> list[str]:
+    """What `servebench worker` runs for each measurement: a Locust worker that fetches the
+    master's locustfile (Locust's `-f -`) and, once connected, the plan."""
+    host, _, port = master.rpartition(":")
+    return [sys.executable, "-m", "locust", "-f", "-", "--worker", "--master-host", host,
+            "--master-port", port, "--loglevel", "WARNING"]
+
+
+def _missing_workers(out_dir: Path, settings: GeneratorSettings) -> str | None:
+    """Which workers did not come, when the master waited for some in vain."""
+    remote = settings.remote
+    if remote is None:
+        return None
+    path = out_dir / WORKERS_FILE
+    connected = json.loads(path.read_text()) if path.exists() else []
+    expected = settings.workers + remote.count
+    if len(connected) >= expected:
+        return None
+    return (f"{len(connected)} of {expected} Locust workers connected within {remote.wait_s:.0f}s "
+            f"({', '.join(connected) or 'none'}): {expected - len(connected)} missing; run "
+            f"`servebench worker --master {remote.address}` on each load host")
 
 
 def _stop_group(proc: subprocess.Popen[bytes]) -> None:
@@ -59,7 +88,7 @@ def _stop_group(proc: subprocess.Popen[bytes]) -> None:
 
 
 def run_locust(plan: ClosedPlan | OpenPlan, users: int, run_time_s: int, settings: GeneratorSettings,
-               out_dir: Path, server: ProcessSource, locustfile: Path,
+               out_dir: Path, server: Source, locustfile: Path,
                uss_every_s: float | None = None) -> Driven:
     """One Locust run as the plan declares it; never hangs. `uss_every_s`: also read the server
     processes' unique memory that often."""
@@ -86,8 +115,9 @@ def run_locust(plan: ClosedPlan | OpenPlan, users: int, run_time_s: int, setting
         timed_out = False
         uss = {"server": uss_every_s} if uss_every_s else None
         with Sampler({"server": server, "generator": generator}, uss_every_s=uss) as sampler:
+            waits_for_workers = settings.remote.wait_s if settings.remote else 0.0
             try:
-                procs[0].wait(timeout=run_time_s + STARTUP_ALLOWANCE_S)
+                procs[0].wait(timeout=run_time_s + STARTUP_ALLOWANCE_S + waits_for_workers)
             except subprocess.TimeoutExpired:
                 timed_out = True
             for worker in procs[1:]:
@@ -104,8 +134,8 @@ def run_locust(plan: ClosedPlan | OpenPlan, users: int, run_time_s: int, setting
     except ValidationError as error:
         failure = f"unreadable output: {error}"
     if output is None and failure is None:
-        failure = ("timed out" if timed_out else
-                   f"no result (exit codes {[p.returncode for p in procs]})")
+        failure = _missing_workers(out_dir, settings) or (
+            "timed out" if timed_out else f"no result (exit codes {[p.returncode for p in procs]})")
     logs = sorted(out_dir.glob("*.log"))
     return Driven(output, argvs, out_dir, failure, tail(logs[0]) if logs and output is None else "",
                   sampler.samples, sampler.cpus)
@@ -125,12 +155,12 @@ class Locust:
         return None
 
     def closed(self, plan: ClosedPlan, users: int, settings: GeneratorSettings, raw_dir: Path,
-               server: ProcessSource, uss_every_s: float | None = None) -> Driven:
+               server: Source, uss_every_s: float | None = None) -> Driven:
         run_time = int(plan.warmup_s + plan.measure_s + 2 * (plan.drain_timeout_s + 5) + 10)
         return run_locust(plan, users, run_time, settings, raw_dir, server, CLOSED_LOCUSTFILE, uss_every_s)
 
     def open(self, plan: OpenPlan, settings: GeneratorSettings, raw_dir: Path,
-             server: ProcessSource) -> Driven:
+             server: Source) -> Driven:
         total = sum(segment.duration_s for segment in plan.segments)
         run_time = int(total + 2 * (plan.drain_timeout_s + 5) + 10)
         return run_locust(plan, plan.processes, run_time, settings, raw_dir, server, OPEN_LOCUSTFILE)

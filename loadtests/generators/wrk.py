@@ -45,7 +45,7 @@ from loadtests.plans import (
     PlannedRequest,
     TallyData,
 )
-from loadtests.sampling import CpuSample, ProcessSource, Sample, Sampler
+from loadtests.sampling import CpuSample, Sample, Sampler, Source
 from loadtests.server_metrics import delta, scrape, success_rows
 from loadtests.workloads import Workload
 from servebench.results.histogram import encode, new_histogram
@@ -157,7 +157,7 @@ class _Run:
 
 
 def run_phase(settings: GeneratorSettings, url: str, users: int, duration_s: float,
-              script_path: Path, out: Path, log: Path, server: ProcessSource) -> _Run:
+              script_path: Path, out: Path, log: Path, server: Source) -> _Run:
     """One wrk run: `users` connections for `duration_s`, sampling wrk and the server."""
     seconds = whole_seconds(duration_s)
     argv = settings.pin(["wrk", "--threads", "1", "--connections", str(users),
@@ -221,7 +221,7 @@ class Wrk:
         return None
 
     def closed(self, plan: ClosedPlan, users: int, settings: GeneratorSettings, raw_dir: Path,
-               server: ProcessSource, uss_every_s: float | None = None) -> Driven:
+               server: Source, uss_every_s: float | None = None) -> Driven:
         if plan.window_s is not None or plan.user_rps is not None:
             raise ValueError("wrk cannot pace users or cut a phase into windows")
         (entry,) = plan.traffic.mix
@@ -250,5 +250,5 @@ class Wrk:
                       cpu_samples=measured.cpu_samples, slack_rows=users * max(r.rows for r in pool))
 
     def open(self, plan: OpenPlan, settings: GeneratorSettings, raw_dir: Path,
-             server: ProcessSource) -> Driven:
+             server: Source) -> Driven:
         raise ValueError("wrk cannot send on a schedule (open loop)")

@@ -21,9 +21,16 @@ from loadtests.capacity_run import CapacityConfig, capacity_run
 from loadtests.capacity_search import SearchSettings
 from loadtests.cpus import CpuError, kept_on, parse
 from loadtests.generators import GENERATORS, GeneratorRefused, GeneratorSettings
-from loadtests.openloop import OpenLoopSettings
+from loadtests.openloop import SEND_LAG_SHARE, OpenLoopSettings
 from loadtests.workloads import WORKLOADS
-from servebench.commands.common import add_pinning_flags, add_render_flag, pinning_from, render_result
+from servebench.commands.common import (
+    add_external_flags,
+    add_pinning_flags,
+    add_render_flag,
+    external_from,
+    pinning_from,
+    render_result,
+)
 from servebench.errors import UserError
 from servebench.report.capacity import contended, overload_text, verdict_reasons, workers
 from servebench.results.capacity import CapacityRecord
@@ -60,14 +67,16 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--step-s", type=float, default=SweepSettings.step_s)
     parser.add_argument("--overload", type=float, nargs="*", default=list(SweepSettings.overload_factors),
                         help="overload factors of the measured capacity (none: skip)")
-    parser.add_argument("--max-send-lag-ms", type=float, default=OpenLoopSettings.max_send_lag_ms,
-                        help="a step whose p99 send lag (actual - intended) exceeds this is invalid")
+    parser.add_argument("--max-send-lag-ms", type=float,
+                        help="a step whose p99 send lag (actual - intended) exceeds this is invalid "
+                        f"(default: {SEND_LAG_SHARE:.0%} of the SLO)")
     add_pinning_flags(parser)
     parser.add_argument("--locust-workers", type=int, default=int(env("SERVEBENCH_LOCUST_WORKERS", "0")),
                         help="0: one Locust process; N: N processes share the schedule")
     parser.add_argument("--generator", choices=list(GENERATORS), default="locust",
                         help="a generator that can send on a schedule (open loop)")
     parser.add_argument("--results-dir", default=env("SERVEBENCH_RESULTS", "results"))
+    add_external_flags(parser)
     add_render_flag(parser)
     parser.set_defaults(func=capacity)
 
@@ -82,9 +91,13 @@ def config_from(args: argparse.Namespace) -> CapacityConfig:
                                 max_send_lag_ms=args.max_send_lag_ms)
     sweep = SweepSettings(openloop, SearchSettings(start_rps=args.start_rps), step_s=args.step_s,
                           overload_factors=tuple(args.overload))
-    return CapacityConfig(sweep=sweep, stacks=tuple(args.stacks), models=tuple(dict.fromkeys(args.model)),
-                          workers=_ints(args.workers), server_cpus=server_cpus, load_cpus=load_cpus,
-                          results_dir=Path(args.results_dir), generator=args.generator)
+    external = external_from(args)
+    if external and (args.workers or len(set(args.model)) > 1):
+        raise UserError("a service already running has its own workers and model: no --workers, one --model")
+    return CapacityConfig(sweep=sweep, stacks=(external.label,) if external else tuple(args.stacks),
+                          models=tuple(dict.fromkeys(args.model)), workers=_ints(args.workers),
+                          server_cpus=None if external else server_cpus, load_cpus=load_cpus,
+                          results_dir=Path(args.results_dir), generator=args.generator, external=external)
 
 
 def _fmt(value: float | None, spec: str = ".1f") -> str:

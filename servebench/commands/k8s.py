@@ -6,7 +6,6 @@ import argparse
 from typing import Any
 
 from servebench.deploy import files
-from servebench.deploy.container import IMAGE
 from servebench.deploy.k8s import DEFAULT_STACK
 from servers.process import REPO_ROOT
 from servers.registry import STACKS
@@ -15,7 +14,8 @@ from servers.registry import STACKS
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("k8s", help="render deploy/k8s/<stack>.yaml (Deployment, Service, HPA)")
     parser.add_argument("--stack", choices=sorted(STACKS), default=DEFAULT_STACK)
-    parser.add_argument("--image", default=IMAGE, help="image reference the Deployment runs")
+    parser.add_argument("--image", help="image reference the Deployment runs (default: the stack's, "
+                        "servebench:latest or servebench-<environment>:latest)")
     parser.add_argument("--stdout", action="store_true", help="print instead of writing the file")
     parser.add_argument("--check", action="store_true", help="fail if the committed file is stale")
     parser.set_defaults(func=run)

@@ -21,7 +21,16 @@ from loadtests.generators import GENERATORS, GeneratorRefused
 from loadtests.run import Observer, RunConfig
 from loadtests.run import run as run_stacks
 from loadtests.workloads import RUN_PROFILES, WORKLOADS
-from servebench.commands.common import add_pinning_flags, add_render_flag, pinning_from, render_result
+from servebench.commands.common import (
+    add_external_flags,
+    add_pinning_flags,
+    add_remote_worker_flags,
+    add_render_flag,
+    external_from,
+    pinning_from,
+    remote_from,
+    render_result,
+)
 from servebench.commands.summary_table import print_summary
 from servebench.errors import UserError
 from servebench.results.schema import Record, StackOutcome
@@ -45,6 +54,8 @@ def register(subparsers: Any) -> None:
                         help="0: one local Locust process; N: Locust master + N workers")
     parser.add_argument("--generator", choices=list(GENERATORS), help="default: the profile's")
     parser.add_argument("--results-dir", default=env("SERVEBENCH_RESULTS", "results"))
+    add_external_flags(parser)
+    add_remote_worker_flags(parser)
     add_render_flag(parser)
     parser.set_defaults(func=run)
 
@@ -62,15 +73,19 @@ def config_from(args: argparse.Namespace) -> RunConfig:
     if args.locust_workers < 0:
         raise UserError("--locust-workers must be 0 or more")
     effective = dataclasses.replace(profile, **overrides)
-    config = RunConfig(profile=effective, stacks=tuple(args.stacks), model=args.model,
-                       pinning=pinning_from(args), locust_workers=args.locust_workers,
-                       results_dir=Path(args.results_dir))
+    external, remote = external_from(args), remote_from(args)
+    if remote is not None and "generator" not in overrides:
+        effective = dataclasses.replace(effective, generator="locust")
+    config = RunConfig(profile=effective, stacks=(external.label,) if external else tuple(args.stacks),
+                       model=args.model, pinning=pinning_from(args), locust_workers=args.locust_workers,
+                       results_dir=Path(args.results_dir), remote_workers=remote,
+                       server_host=args.server_host, external=external)
     try:
         generators = {config.generator(workload).name for workload in effective.workloads}
     except GeneratorRefused as error:
         raise UserError(str(error)) from None
-    if args.locust_workers and generators != {"locust"}:
-        raise UserError("--locust-workers applies to the locust generator only")
+    if (args.locust_workers or remote) and generators != {"locust"}:
+        raise UserError("Locust workers (local or on other hosts) apply to the locust generator only")
     return config
 
 
@@ -117,8 +132,10 @@ class RichObserver(Observer):
             if outcome.log_tail:
                 self.console.print(outcome.log_tail, markup=False, highlight=False)
         else:
+            stopped = ("not ours to stop" if outcome.shutdown_s is None
+                       else f"stopped in {outcome.shutdown_s:.2f}s")
             self.console.print(f"[green]{outcome.stack}[/green]: ready in {outcome.time_to_ready_s:.2f}s, "
-                               f"{len(outcome.records)} measurements, stopped in {outcome.shutdown_s:.2f}s")
+                               f"{len(outcome.records)} measurements, {stopped}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -135,6 +152,10 @@ def run(args: argparse.Namespace) -> int:
         f"{p.warmup_s:g}s warm-up + {p.measure_s:g}s; server CPUs {config.pinning.server}, load CPUs "
         f"{config.pinning.load}; generators {generators}"
         + (f" ({config.locust_workers} Locust workers)" if config.locust_workers else "")
+        + (f" (+ {config.remote_workers.count} on other hosts, master at {config.remote_workers.address})"
+           if config.remote_workers else "")
+        + (f"; {config.external.label} is the service at {config.external.url} ({config.external.kind})"
+           if config.external else "")
         + f"; estimate {config.estimate_s() / 60:.1f} min")
     observer = RichObserver(console, config)
     started = time.monotonic()

@@ -16,7 +16,16 @@ from loadtests.drift import THRESHOLDS
 from loadtests.generators import GENERATORS, GeneratorRefused
 from loadtests.soak import SoakConfig, soak
 from loadtests.workloads import WORKLOADS
-from servebench.commands.common import add_pinning_flags, add_render_flag, pinning_from, render_result
+from servebench.commands.common import (
+    add_external_flags,
+    add_pinning_flags,
+    add_remote_worker_flags,
+    add_render_flag,
+    external_from,
+    pinning_from,
+    remote_from,
+    render_result,
+)
 from servebench.errors import UserError
 from servebench.results.declarations import SOAK_FLAGS
 from servebench.results.soak_schema import SoakRecord
@@ -44,6 +53,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--generator", choices=list(GENERATORS), default="locust",
                         help="a generator that can pace users (paced loop)")
     parser.add_argument("--results-dir", default=env("SERVEBENCH_RESULTS", "results"))
+    add_external_flags(parser)
+    add_remote_worker_flags(parser)
     add_render_flag(parser)
     parser.set_defaults(func=run)
 
@@ -54,11 +65,16 @@ def config_from(args: argparse.Namespace) -> SoakConfig:
     if not 0 < args.fraction <= 1 or args.users < 1 or (args.rps is not None and args.rps <= 0):
         raise UserError("--fraction in (0, 1], --users >= 1, --rps > 0")
     pinning = pinning_from(args)
-    return SoakConfig(stacks=tuple(args.stacks), model=args.model, workload=args.workload,
+    external, remote = external_from(args), remote_from(args)
+    if remote is not None and args.generator != "locust":
+        raise UserError("Locust workers on other hosts apply to the locust generator only")
+    return SoakConfig(stacks=(external.label,) if external else tuple(args.stacks), model=args.model,
+                      workload=args.workload,
                       duration_s=args.duration, window_s=args.window, warmup_s=args.warmup,
                       fraction=args.fraction, rps=args.rps, users=args.users,
                       server_cpus=pinning.server, load_cpus=pinning.load, results_dir=Path(args.results_dir),
-                      generator=args.generator)
+                      generator=args.generator, remote_workers=remote, server_host=args.server_host,
+                      external=external)
 
 
 def _arrow(start: float | None, end: float | None, digits: int) -> str:

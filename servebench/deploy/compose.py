@@ -32,8 +32,8 @@ def _healthcheck(test: list[str], start_period: str) -> dict[str, Any]:
 def stack_service(stack: Stack) -> dict[str, Any]:
     res = container.resources(stack)
     return {
-        "image": container.IMAGE,
-        "build": {"context": "."},
+        "image": container.image(stack),
+        "build": {"context": ".", **({"args": args} if (args := container.build_args(stack)) else {})},
         "profiles": [stack.name, ALL_PROFILE],
         "init": True,  # a real PID 1 reaps the server's worker processes
         "environment": container.environment(stack),

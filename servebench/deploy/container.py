@@ -11,6 +11,17 @@ from servers.knobs import knob_env_name
 from servers.registry import Stack
 
 IMAGE = "servebench:latest"
+# Build argument of the Dockerfile: the stack's own virtual environment to build into the image.
+ENV_BUILD_ARG = "SERVEBENCH_ENV"
+
+
+def image(stack: Stack) -> str:
+    """One image for the stacks of the main environment, one per environment of its own."""
+    return IMAGE if stack.environment is None else f"servebench-{stack.environment}:latest"
+
+
+def build_args(stack: Stack) -> dict[str, str]:
+    return {} if stack.environment is None else {ENV_BUILD_ARG: stack.environment}
 # Every container listens on the same port; the registry's default_port is the host side.
 CONTAINER_PORT = 8000
 MODEL_PROFILE = "default"

@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from servebench.deploy import compose, docs, grafana, k8s, prometheus_config
-from servebench.deploy.container import CONTAINER_PORT, IMAGE
+from servebench.deploy.container import CONTAINER_PORT
+from servebench.deploy.container import image as container_image
 from servebench.errors import UserError
 from servers.process import REPO_ROOT
 from servers.registry import get_stack
@@ -45,9 +46,11 @@ def k8s_path(stack_name: str) -> str:
     return f"{K8S_DIR}/{stack_name}.yaml"
 
 
-def k8s_files(stack_name: str = k8s.DEFAULT_STACK, image: str = IMAGE) -> dict[str, str]:
+def k8s_files(stack_name: str = k8s.DEFAULT_STACK, image: str | None = None) -> dict[str, str]:
+    """`image`: default, the stack's own (container.image)."""
     command = "k8s" if stack_name == k8s.DEFAULT_STACK else f"k8s --stack {stack_name}"
-    return {k8s_path(stack_name): k8s.render(get_stack(stack_name), image, header(command))}
+    stack = get_stack(stack_name)
+    return {k8s_path(stack_name): k8s.render(stack, image or container_image(stack), header(command))}
 
 
 def write(files: Mapping[str, str], root: Path) -> list[Path]:

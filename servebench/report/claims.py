@@ -91,13 +91,26 @@ def p99_range(view: RunView, claim: Claim) -> ClaimCheck:
         note = " (below the claimed range: faster)" if p99 < low else ""
         measured = (f"{number(p99, 2)} ms at {users(judged.users)}{note}; all levels: "
                     + _levels(cells, lambda c: c.p99_ms.median if c.p99_ms else None, " ms") + doubt(*cells))
-        evidence.append(Evidence(stack, measured, "supported" if p99 <= high else "not supported"))
-    verdict, summary = _overall(evidence, f"no {framework} stack measured in this run")
+        comparable = _on_claimed_hardware(view, claim)
+        evidence.append(Evidence(stack, measured if comparable else f"{measured} (on CPU only)",
+                                 ("supported" if p99 <= high else "not supported") if comparable
+                                 else "not measured"))
+    none_reason = f"no {framework} stack measured in this run"
+    if evidence and not _on_claimed_hardware(view, claim):
+        none_reason = (f"a {claim.accelerator} figure; this run's machine has no {claim.accelerator}, "
+                       f"so its CPU numbers are shown but cannot support or refute it")
+    verdict, summary = _overall(evidence, none_reason)
+    hardware = f" on a machine with a {claim.accelerator}" if claim.accelerator else ""
     return ClaimCheck(
         claim.claim,
         f"stacks matching {match.describe()}; single predictions; supported when the median p99 over "
-        f"repeats is at or below {high:g} ms at the lowest concurrency level measured",
+        f"repeats is at or below {high:g} ms at the lowest concurrency level measured{hardware}",
         verdict, summary, tuple(evidence))
+
+
+def _on_claimed_hardware(view: RunView, claim: Claim) -> bool:
+    """A claim measured on an accelerator is judged only on a machine the run recorded with one."""
+    return claim.accelerator is None or bool(view.loaded.run.machine.accelerators)
 
 
 def batch_gain(view: RunView, claim: Claim) -> ClaimCheck:

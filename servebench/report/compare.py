@@ -72,11 +72,29 @@ def _note(a: Cell | None, b: Cell | None) -> str:
     return ", ".join(flags)
 
 
+CellKey = tuple[str, str, int]  # stack, workload, users
+
+
+def _aligned(view: RunView, other: RunView) -> dict[CellKey, Cell]:
+    """The view's cells, an external service's under the name of the stack it runs when the
+    other run measured that stack and not the service: a deployment against the same stack
+    run here."""
+    topology = view.loaded.run.settings.topology
+    label = view.loaded.run.settings.stacks[0] if topology.external_kind else None
+    kind = topology.external_kind
+    other_stacks = {key[0] for key in other.cells}
+    if label is None or kind is None or label in other_stacks or kind not in other_stacks:
+        return dict(view.cells)
+    return {(kind if key[0] == label else key[0], key[1], key[2]): cell
+            for key, cell in view.cells.items()}
+
+
 def deltas(a: RunView, b: RunView) -> list[DeltaRow]:
-    keys = list(a.cells) + [k for k in b.cells if k not in a.cells]
+    cells_a, cells_b = _aligned(a, b), _aligned(b, a)
+    keys = list(cells_a) + [k for k in cells_b if k not in cells_a]
     rows = []
     for key in keys:
-        ca, cb = a.cells.get(key), b.cells.get(key)
+        ca, cb = cells_a.get(key), cells_b.get(key)
         rows.append(DeltaRow(*key, rps=_change(ca, cb, "rps", True), p50=_change(ca, cb, "p50_ms", False),
                              p99=_change(ca, cb, "p99_ms", False), note=_note(ca, cb)))
     return rows
@@ -93,6 +111,13 @@ def differences(a: Run, b: Run) -> list[str]:
     pinning = [(n, getattr(sa, n), getattr(sb, n)) for n in ("server_cpus", "load_cpus", "locust_workers")]
     if any(x != y for _, x, y in pinning):
         out.append("pinning differs: " + "; ".join(f"{n} {x} → {y}" for n, x, y in pinning if x != y))
+    ta, tb = sa.topology, sb.topology
+    for name, run in (("A", ta), ("B", tb)):
+        if run.external_url:
+            out.append(f"{name} measured a service it did not start, at {run.external_url} "
+                       f"({run.external_kind}): its network path is in its numbers")
+    if (ta.remote_workers, ta.locust_master) != (tb.remote_workers, tb.locust_master):
+        out.append(f"load came from {ta.remote_workers} → {tb.remote_workers} Locust workers on other hosts")
     if a.model != b.model:
         out.append(f"model differs: {a.model.get('profile')} {a.model.get('version')} → "
                    f"{b.model.get('profile')} {b.model.get('version')}")

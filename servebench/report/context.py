@@ -212,10 +212,10 @@ def _claims_table(checks: list[ClaimCheck]) -> Table:
 
 
 def _parity_table(rows: list[ParityRow]) -> Table:
-    return Table("configuration", ["stack", "command", "workers", "processes seen", "threads", "BLAS threads",
-                                   "other knobs", "pinning"],
-                 [[p.stack, p.command, p.workers, p.processes, p.threads, p.blas_threads, p.other_knobs,
-                   p.pinning] for p in rows])
+    return Table("configuration", ["stack", "protocol", "command", "workers", "processes seen", "threads",
+                                   "BLAS threads", "other knobs", "pinning"],
+                 [[p.stack, p.protocol, p.command, p.workers, p.processes, p.threads, p.blas_threads,
+                   p.other_knobs, p.pinning] for p in rows])
 
 
 def _ceiling_table(rows: list[CeilingRow]) -> Table:

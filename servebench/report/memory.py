@@ -59,10 +59,12 @@ def memory_row(view: RunView, stack: str) -> MemoryRow | None:
             rss_mb=Spread.of([m.rss_mb for m in peaks]),
             per_process=tuple((p.name, p.pid, p.rss_mb, p.uss_mb, p.pss_mb) for p in first.processes),
             read_after_phase=True)
-    by_repeat = [max((r.resources.server_rss_mb for r in records if r.repeat == rep and r.resources),
-                     default=None) for rep in repeats]
+    # Summed RSS as sampled while measuring; unknown for a service servebench did not start.
+    by_repeat = [max((rss for r in records if r.repeat == rep and r.resources
+                      and (rss := r.resources.server_rss_mb) is not None), default=None) for rep in repeats]
     return MemoryRow(
-        stack=stack, processes=_count([r.resources.server_processes for r in records if r.resources]),
+        stack=stack, processes=_count([n for r in records if r.resources
+                                       and (n := r.resources.server_processes) is not None]),
         pss_mb=None, uss_mb=None,
         rss_mb=Spread.of([v for v in by_repeat if v is not None]), per_process=(), read_after_phase=False)
 

@@ -14,6 +14,7 @@ COMMON_KNOBS = ("workers", "threads", "blas_threads")
 class ParityRow:
     stack: str
     title: str
+    protocol: str  # how clients ask it (servers/protocols.py): the contract or its own
     command: str
     workers: str
     processes: str  # the server's process tree as sampled while measuring
@@ -25,7 +26,8 @@ class ParityRow:
 
 def _processes(view: RunView, stack: str) -> str:
     seen = sorted({r.resources.server_processes for r in view.loaded.records
-                   if r.stack == stack and r.resources is not None})
+                   if r.stack == stack and r.resources is not None
+                   and r.resources.server_processes is not None})
     if not seen:
         return "–"
     return str(seen[0]) if len(seen) == 1 else f"{seen[0]}–{seen[-1]}"
@@ -43,8 +45,9 @@ def parity(view: RunView) -> list[ParityRow]:
     for stack in view.stacks:
         outcome = view.outcomes.get(stack)
         knobs = outcome.knobs if outcome else {}
+        declared = view.loaded.run.stacks_declared.get(stack)
         rows.append(ParityRow(
-            stack=stack, title=view.title(stack),
+            stack=stack, title=view.title(stack), protocol=declared.protocol if declared else "–",
             command=" ".join(outcome.command) if outcome else "–",
             workers=str(knobs.get("workers", "–")), processes=_processes(view, stack),
             threads=str(knobs.get("threads", "–")), blas_threads=str(knobs.get("blas_threads", "–")),

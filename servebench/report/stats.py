@@ -39,7 +39,7 @@ def rows_per_s(record: Record) -> float | None:
 def cpu_s_per_1k(record: Record) -> float | None:
     """Server CPU-seconds spent per 1,000 answered requests in the measured phase."""
     res, m = record.resources, record.measured
-    if res is None or m.requests == 0:
+    if res is None or res.server_cpu_percent is None or m.requests == 0:
         return None
     return res.server_cpu_percent / 100 * m.duration_s / m.requests * 1000
 

@@ -73,8 +73,10 @@ def short_window(cell: Cell) -> bool:
 
 
 def generator_cpu(cell: Cell) -> float | None:
-    """The busiest generator process, highest over the repeats (100 = one core)."""
+    """The busiest generator process, highest over the repeats (100 = one core): as sampled
+    here, or as a Locust process reported its own CPU (a worker on another host)."""
     seen = [r.resources.generator_max_process_cpu_percent for r in cell.records if r.resources]
+    seen += [p.cpu_percent for r in cell.records for p in r.generator_processes]
     return max(seen) if seen else None
 
 

@@ -19,7 +19,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from servebench.results.schema import Latency, Resources, RunHeader, StackLaunch, _Model
+from servebench.results.schema import Latency, Resources, RunHeader, StackLaunch, Topology, _Model
 
 Verdict = Literal["pass", "fail", "invalid"]
 
@@ -152,6 +152,7 @@ class CapacitySettings(_Model):
     load_cpus: list[int] | None
     locust_workers: int
     generator_bound_percent: float
+    topology: Topology = Field(default_factory=lambda: Topology())
 
 
 class CapacityRun(RunHeader):

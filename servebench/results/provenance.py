@@ -52,7 +52,21 @@ def machine() -> Machine:
         memory_gb=round(psutil.virtual_memory().total / 2**30, 1), kernel=platform.release(),
         platform=platform.platform(), hostname=socket.gethostname(),
         usable_cpus=sorted(os.sched_getaffinity(0)),
+        accelerators=accelerators(),
     )
+
+
+def accelerators() -> list[str]:
+    """NVIDIA GPUs by name, as the driver lists them (the only kind a claim names today)."""
+    gpus = Path("/proc/driver/nvidia/gpus")
+    if not gpus.is_dir():
+        return []
+    names = []
+    for information in sorted(gpus.glob("*/information")):
+        model = next((line.split(":", 1)[1].strip() for line in information.read_text().splitlines()
+                      if line.startswith("Model:")), "NVIDIA GPU")
+        names.append(model)
+    return names
 
 
 def packages(names: Iterable[str]) -> dict[str, str]:

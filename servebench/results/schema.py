@@ -95,9 +95,11 @@ class Phase(_Model):
 
 
 class Resources(_Model):
-    server_cpu_percent: float  # 100 = one core; summed over the server's process tree
-    server_rss_mb: float  # highest summed RSS of the tree (shared pages counted per process)
-    server_processes: int
+    # 100 = one core; summed over the server's process tree. None: unknown (an external service
+    # that exports no process metrics), never 0.
+    server_cpu_percent: float | None
+    server_rss_mb: float | None  # highest summed RSS of the tree (shared pages counted per process)
+    server_processes: int | None
     generator_cpu_percent: float  # every Locust process together
     generator_max_process_cpu_percent: float  # the busiest single Locust process
     # How busy the pinned CPUs were, whoever kept them busy (100 = one core): well above the
@@ -105,6 +107,9 @@ class Resources(_Model):
     server_cpus_busy_percent: float | None
     load_cpus_busy_percent: float | None
     samples: int
+    # Where the server's figures come from: its process tree sampled here, or (a service
+    # servebench did not start) the process metrics of its /metrics, or nowhere.
+    server_source: Literal["processes", "metrics", "unknown"] = "processes"
 
 
 class HistogramDelta(_Model):
@@ -141,6 +146,15 @@ class ClientShare(_Model):
     p50_ms: float
     p99_ms: float | None
     share: float  # the floor's p50 over this measurement's p50
+
+
+class GeneratorProcess(_Model):
+    """A Locust process that sent users, with its own CPU over the measured phase as it measured
+    it: the one figure there is for a worker on another host."""
+
+    node: str  # Locust's worker id (hostname_...), or "local"
+    host: str
+    cpu_percent: float  # 100 = one core
 
 
 class ProcessMemory(_Model):
@@ -216,6 +230,9 @@ class Record(_Model):
     client: ClientShare | None = None  # the harness's own share of the latency, where measured
     memory: Memory | None = None  # read right after the measured phase (schema 7)
     timeline: Timeline | None = None  # the measured phase over time (schema 7)
+    generator_processes: list[GeneratorProcess] = Field(default_factory=list)  # Locust's, as reported
+    # Answers in the measured phase per replica, where the stack names the one that answered.
+    replicas: dict[str, int] = Field(default_factory=dict)
 
 
 class Check(_Model):
@@ -253,6 +270,20 @@ class Machine(_Model):
     platform: str
     hostname: str
     usable_cpus: list[int] | None = None  # the CPUs servebench could use (None: not recorded)
+    # GPUs and other accelerators the machine has, by name (None: not recorded; []: none)
+    accelerators: list[str] | None = None
+
+
+class Topology(_Model):
+    """Where the load came from and what was measured, when not everything ran on loopback here."""
+
+    server_host: str = "127.0.0.1"  # the address the stacks started here bound
+    # Locust workers on other hosts: how many, and the master's address they joined.
+    remote_workers: int = 0
+    locust_master: str | None = None
+    # A service servebench did not start: its URL and the registry stack it is an instance of.
+    external_url: str | None = None
+    external_kind: str | None = None
 
 
 class Settings(_Model):
@@ -270,6 +301,7 @@ class Settings(_Model):
     generator_bound_percent: float
     sample_interval_s: float
     generator: str  # the profile's generator; each record names the one that measured it
+    topology: Topology = Field(default_factory=lambda: Topology())
 
 
 RunKind = Literal["run", "capacity", "soak", "robustness", "check"]
@@ -294,6 +326,7 @@ class Claim(_Model):
     high: float | None = None
     model_ms: list[float] | None = None  # the model-call time the claim assumes: [low, high]
     comparable_model: str | None = None  # the model profile meant for it
+    accelerator: str | None = None  # hardware the claimed figure was measured on ("GPU"), if any
 
 
 class Judging(_Model):

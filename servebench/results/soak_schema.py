@@ -15,7 +15,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from servebench.results.schema import Latency, Record, RunHeader, StackLaunch, _Model
+from pydantic import Field
+
+from servebench.results.schema import Latency, Record, RunHeader, StackLaunch, Topology, _Model
 
 # The verdict's words: a verdict is one of these, or two of them joined, and may end with
 # TAIL_NOT_JUDGED when other processes took the server's CPUs during a fitted window.
@@ -125,6 +127,7 @@ class SoakSettings(_Model):
     sample_interval_s: float
     uss_interval_s: float  # unique memory is read this often (it costs a page-table walk)
     thresholds: dict[str, float]
+    topology: Topology = Field(default_factory=lambda: Topology())
 
 
 class SoakRun(RunHeader):

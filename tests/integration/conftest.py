@@ -5,6 +5,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from servers import netns
 from servers.process import ServerProcess
 from servers.registry import STACKS
 
@@ -27,3 +28,13 @@ def server(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
 def client(server: ServerProcess) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.url, timeout=10.0) as http:
         yield http
+
+
+@pytest.fixture
+def root_and_ip() -> None:
+    """Network namespaces can be made here (root and iproute2): the tests that need them fail
+    with the reason otherwise, never skip."""
+    try:
+        netns.check_available()
+    except netns.NetnsUnavailable as reason:
+        pytest.fail(f"this test needs network namespaces: {reason}")

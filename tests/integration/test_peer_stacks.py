@@ -37,9 +37,13 @@ class Started:
         self.tree = tree
 
 
-def _start(stack: Stack, log_dir: Path) -> Started:
+def _require_env(stack: Stack) -> None:
     if not Path(stack.python).exists():
-        pytest.skip(f"{stack.name}: no {stack.python} (make envs)")
+        pytest.fail(f"{stack.name} runs in {stack.python}, which does not exist: run `make envs`")
+
+
+def _start(stack: Stack, log_dir: Path) -> Started:
+    _require_env(stack)
     server = ServerProcess(stack, log_path=log_dir / f"{stack.name}.log").start()
     seen: list[object] = []
     deadline = server.started_at + stack.ready_timeout_s
@@ -186,9 +190,23 @@ def test_torchserve_answers_requests_sent_before_its_worker_loaded(tmp_path: Pat
     """TorchServe's /ping can say Healthy while the worker still loads (declared): a request
     sent then waits in TorchServe's queue and is answered once the model is there."""
     stack = STACKS["torchserve"]
-    if not Path(stack.python).exists():
-        pytest.skip("no TorchServe environment (make envs)")
+    _require_env(stack)
     server = ServerProcess(stack, env={"SERVEBENCH_LOAD_DELAY_S": "4"}, log_path=tmp_path / "torchserve.log")
-    with server:
+    server.start()
+    try:
+        # /ping alone, not the harness's wait_ready (which waits for a first answer as declared).
+        deadline = server.started_at + stack.ready_timeout_s
+        while not _pinged(server):
+            assert server.alive() and time.monotonic() < deadline, server.failed("not ready").log_tail
+            time.sleep(0.05)
         response = _send(server, stack.protocol.request([SEED_EXAMPLE], False, stack.paths))
         assert response.status_code == 200, response.text
+    finally:
+        server.stop()
+
+
+def _pinged(server: ServerProcess) -> bool:
+    try:
+        return httpx.get(server.url_for("ready"), timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False

@@ -6,6 +6,7 @@ need root and iproute2 (`ip`): where either is missing they fail, saying which.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import signal
@@ -21,6 +22,11 @@ import psutil
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from loadtests.cpus import Pinning
+from loadtests.run import RunConfig, run
+from loadtests.session import External
+from loadtests.workloads import RUN_PROFILES
+from servebench.results.store import load_run
 from servers import netns
 from servers.process import ServerProcess
 from servers.registry import STACKS, Stack
@@ -221,14 +227,6 @@ def test_a_ray_driver_killed_with_sigkill_takes_its_node_down_with_it() -> None:
 # -- network namespaces and the two-node cluster (root and `ip` needed) ---------------------
 
 
-@pytest.fixture
-def root_and_ip() -> None:
-    try:
-        netns.check_available()
-    except netns.NetnsUnavailable as reason:
-        pytest.fail(f"this test needs network namespaces: {reason}")
-
-
 def test_netns_namespaces_reach_each_other_and_nothing_else(root_and_ip: None) -> None:
     prefix = "sbtst"
     # a leftover of a crashed run, removed when the next Network starts
@@ -279,6 +277,20 @@ def test_netns_two_node_cluster_spreads_requests_over_both_nodes(
                 assert set(nodes) == {cluster.head_ns.address, cluster.worker_ns.address}, nodes
                 assert len(replicas) == 2
                 assert _successes(client, stack.paths["metrics"]) - before == len(golden) * 3
+            # The cluster measured as a service servebench did not start: verified, loaded through
+            # its HTTP entry, every answer counted by the replica that gave it.
+            external = External(label="ray_cluster", kind="ray_serve", url=cluster.url)
+            profile = dataclasses.replace(RUN_PROFILES["quick"], workloads=("single",), users=(4,),
+                                          repeats=1, warmup_s=1.0, measure_s=2.0, generator="locust")
+            _, result = run(RunConfig(profile=profile, stacks=(external.label,), model="default",
+                                      pinning=Pinning.default(), results_dir=tmp_path / "results",
+                                      external=external))
+            (outcome,) = result.stacks
+            assert outcome.status == "ok", outcome.reason
+            (record,) = [r for r in load_run(tmp_path / "results" / result.run_id).records
+                         if r.stack == external.label]
+            assert len(record.replicas) == 2 and all(record.replicas.values()), record.replicas
+            assert sum(record.replicas.values()) == record.measured.requests
             assert _marked(marker)
         assert netns.namespaces("sbtcl") == [] and netns.links("sbtcl") == []
         assert not _wait_gone(marker, 10.0)

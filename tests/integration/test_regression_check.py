@@ -15,8 +15,9 @@ from loadtests.gate.checkout import resolve
 from servebench.results.store import Loaded, load
 from tests.integration.slow_machine import cpu_hog
 
-# Measures timing or loads the machine: runs alone (see the Makefile's test target).
-pytestmark = pytest.mark.serial
+# Measures timing or loads the machine: runs alone (see the Makefile's test target). Twelve
+# measured server processes: longer than the suite's default per-test limit on a slow machine.
+pytestmark = [pytest.mark.serial, pytest.mark.timeout(900)]
 
 STACKS = ("fastapi_batcher", "fastapi_threadpool")
 SLOWED = STACKS[0]

@@ -88,3 +88,14 @@ def test_compose_cli_refuses_without_a_password() -> None:
     result = run_config(str(REPO_ROOT / ".env.example"), {})
     assert result.returncode != 0
     assert "GF_ADMIN_PASSWORD" in result.stderr
+
+
+def test_a_stack_with_its_own_environment_runs_from_an_image_that_has_it(document) -> None:
+    for name, stack in STACKS.items():
+        service = document["services"][name.replace("_", "-")]
+        if stack.environment is None:
+            assert service["image"] == "servebench:latest" and "args" not in service["build"]
+        else:
+            assert service["image"] == f"servebench-{stack.environment}:latest"
+            assert service["build"]["args"] == {"SERVEBENCH_ENV": stack.environment}
+            assert (REPO_ROOT / "servers" / "envs" / f"{stack.environment}.txt").is_file()

@@ -7,7 +7,7 @@ import re
 
 from servebench import probe
 from servers.process import REPO_ROOT
-from servers.registry import PATHS
+from servers.registry import PATHS, VENV_PREFIX, VENVS_ENV
 
 BUILD_TOOLS = ("gcc", "g++", "build-essential", "make", "cmake", "pip install")
 
@@ -81,3 +81,14 @@ def test_dockerignore_is_an_allow_list() -> None:
     lines = (REPO_ROOT / ".dockerignore").read_text().split()
     assert lines[lines.index("*")] == "*" and "!servers/" in lines and "!shared_model/" in lines
     assert "shared_model/artifacts/" in lines  # the image trains its own
+
+
+def test_a_stacks_own_environment_is_built_where_the_runtime_looks_for_it() -> None:
+    build, runtime = instructions()[0], instructions()[-1]
+    built = " ".join(args_of(build, "RUN"))
+    assert 'python -m venv "/opt/.venv-${SERVEBENCH_ENV}"' in built
+    assert 'servers/envs/${SERVEBENCH_ENV}.txt' in built
+    assert "SERVEBENCH_ENV" in " ".join(args_of(build, "ARG") + args_of(runtime, "ARG"))
+    env = " ".join(args_of(runtime, "ENV"))
+    assert f"{VENVS_ENV}=/opt" in env and f"/opt/{VENV_PREFIX}" in built
+    assert "--from=build /opt /opt" in args_of(runtime, "COPY")

@@ -49,7 +49,9 @@ def _outcomes(serve: Callable[[socket.socket], None]) -> dict[str, int]:
                                                       stop, tally))
     client.start()
     thread.join(timeout=10)
-    time.sleep(0.1)  # the client meets the closed port
+    deadline = time.monotonic() + 10
+    while not tally.outcomes["refused"] and time.monotonic() < deadline:
+        time.sleep(0.01)  # until the client has met the closed port, however busy the machine
     stop.set()
     client.join(timeout=10)
     return dict(tally.outcomes)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from servebench.report.claims import Match, check_claims
 from servebench.report.view import RunView
+from servebench.results.schema import Claim
 from servebench.results.store import LoadedRun
 from tests.unit.report.conftest import with_flag
 
@@ -96,3 +97,23 @@ def test_p99_range_is_judged_at_the_lowest_level(loaded: LoadedRun) -> None:
     slow_alone = _scaled_p99(loaded, stack, 1000.0, users=1)
     evidence = next(e for e in check_claims(RunView(slow_alone))[0].evidence if e.subject == stack)
     assert evidence.verdict == "not supported"
+
+
+def _with(loaded: LoadedRun, claim: Claim, accelerators: list[str] | None) -> RunView:
+    run = loaded.run
+    judging = run.judging.model_copy(update={"claims": [claim]})
+    machine = run.machine.model_copy(update={"accelerators": accelerators})
+    return RunView(LoadedRun(loaded.root, run.model_copy(update={"judging": judging, "machine": machine}),
+                             loaded.records))
+
+
+def test_a_gpu_figure_is_not_judged_by_a_cpu_only_run(loaded: LoadedRun) -> None:
+    claim = Claim(claim="Batcher: p99 latency 1–5000 ms on GPU", rule="p99_range",
+                  subjects=["fastapi", "batcher"], low=1, high=5000, accelerator="GPU")
+    (cpu_only,) = check_claims(_with(loaded, claim, []))
+    assert cpu_only.verdict == "not measured"
+    assert "has no GPU" in cpu_only.summary and "on a machine with a GPU" in cpu_only.rule
+    assert cpu_only.evidence and all("on CPU only" in e.measured and any(ch.isdigit() for ch in e.measured)
+                                     for e in cpu_only.evidence)  # the CPU numbers, shown
+    (with_gpu,) = check_claims(_with(loaded, claim, ["NVIDIA A10"]))
+    assert with_gpu.verdict == "supported"
