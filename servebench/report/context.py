@@ -106,7 +106,7 @@ class TrustRow:
 
 def _trust_row(view: RunView, stack: str, workload: str) -> TrustRow:
     cells: list[TrustCell | None] = []
-    notes = []
+    levels: dict[str, list[str]] = {}  # note -> the levels it applies to
     for users in view.users:
         cell = view.cell(stack, workload, users)
         if cell is None:
@@ -118,7 +118,10 @@ def _trust_row(view: RunView, stack: str, workload: str) -> TrustRow:
                                cell.p50_ms.median if cell.p50_ms else None,
                                cell.p99_ms.median if cell.p99_ms else None, t,
                                " ".join(mark(view.loaded.run.judging.flags, f) for f in cell.flags)))
-        notes += [f"{users}u: {note}" for note in t.notes if not note.startswith("p99 ")]  # greyed instead
+        for note in t.notes:
+            if not note.startswith("p99 "):  # greyed in the cell instead
+                levels.setdefault(note, []).append(f"{users}u")
+    notes = [f"{', '.join(at)}: {note}" for note, at in levels.items()]  # one line per note, its levels
     return TrustRow(stack, cells, notes)
 
 

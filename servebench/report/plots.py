@@ -96,6 +96,20 @@ def _classes(text: str, name: str) -> str:
     return text.replace("</style>", f"\n{sheet}</style>", 1)
 
 
+_DEFINED = re.compile(r'<(?:path|circle) id="([^"]+)"[^>]*? class="([^"]+)"')
+
+
+def _bare_uses(text: str) -> str:
+    """A marker's every use repeats the class its definition already has: the definition's own
+    style applies to each use, so the repetition is left out."""
+    defined = dict(_DEFINED.findall(text))
+
+    def bare(match: re.Match[str]) -> str:
+        return match.group(1) if defined.get(match.group(2)) == match.group(3) else match.group(0)
+
+    return re.sub(r'(<use xlink:href="#([^"]+)"[^>]*?) class="([^"]+)"', bare, text)
+
+
 def _compact(text: str, name: str) -> str:
     """What the page does not need, left out: metadata, indentation, groups without attributes,
     zero rotations and the font list (the page's style sheet sets the font); coordinates cut to
@@ -121,6 +135,7 @@ def _compact(text: str, name: str) -> str:
     text = _CIRCLE.sub(lambda m: f'<circle{m.group(1) or ""} r="{m.group(2).lstrip("-")}"'
                        if m.group(0).count(" C ") == 8 else m.group(0), text)
     text = _classes(text, name)
+    text = _bare_uses(text)
     text = text.replace("<svg ", f'<svg id="{name}" ', 1)  # the style sheet above is scoped to it
     return re.sub(r"\n+", "\n", text)
 
@@ -201,7 +216,7 @@ def label_ends(axes: Axes, ends: Sequence[tuple[float, float, str, str]]) -> Non
         axes.annotate(text, xy=(x, y), xycoords="axes fraction", xytext=(1.03, label_y),
                       textcoords="axes fraction", fontsize=LABEL_PT, color=c, va="center",
                       annotation_clip=False,
-                      arrowprops={"arrowstyle": "-", "color": c, "lw": 0.5, "alpha": 0.45, "linestyle": ":"}
+                      arrowprops={"arrowstyle": "-", "color": c, "lw": 0.5, "alpha": 0.45}
                       if moved else None)
 
 
