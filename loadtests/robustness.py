@@ -1,4 +1,5 @@
-"""The robustness matrix: every BAD case against every stack, recorded as it really answered.
+"""The robustness matrix: every BAD case and every connection-level case against every stack,
+recorded as it really answered.
 
 Unlike the contract tests, nothing here is pass/fail by assumption: each answer is kept
 (status, whether the body was the contract's ErrorBody, latency, readiness afterwards), and
@@ -8,24 +9,42 @@ classified against the contract and against the stack's declared deviations.
 from __future__ import annotations
 
 import json
-import socket
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from loadtests.classify import classify, is_error_body
+from loadtests.connection_cases import (
+    CONNECTION_CASES,
+    ConnectionCase,
+    Probe,
+    Seen,
+    declared_status,
+    judge,
+    measure_baseline,
+)
+from loadtests.limits import scarce_resources
+from loadtests.rawhttp import RawConnection, RawResponse, request_head
 from loadtests.recorder import Recorder, header_fields
 from loadtests.session import ModelUnderTest, Session, run_session
 from servebench.results.declarations import RUN_FLAGS
-from servebench.results.kinds import CaseResult, RobustnessRecord, RobustnessRun
-from servers.process import Server
+from servebench.results.kinds import CaseResult, LimitResult, RobustnessRecord, RobustnessRun
+from servers.knobs import stack_variant
+from servers.process import Server, ServerProcess
 from servers.protocols import NativeRequest
 from servers.registry import STACKS
-from shared_model.cases import BAD, SEED_EXAMPLE, BadCase
+from shared_model.cases import BAD, SEED_EXAMPLE, BadCase, GoldenCase
 
 CASE_TIMEOUT_S = 15.0
+# Model time injected per row (SERVEBENCH_SLOWDOWN_US) for the whole run: a single prediction
+# costs 5 ms more, and the 100-row batch a client abandons in disconnect_mid_request half a
+# second, long enough to leave while the model computes it. Bad input never reaches the model.
+ROW_COST_US = 5000
+TRICKLE_GAP_S = 0.005
 
 
 def _send(client: httpx.Client, native: NativeRequest) -> tuple[int | None, bytes]:
@@ -43,80 +62,145 @@ def slow_body_case() -> BadCase:
     return BadCase("slow_body", "slow", "/api/v1/predict", body, 422)
 
 
-def _send_slowly(server: Server, native: NativeRequest,
-                 gap_s: float = 0.005) -> tuple[int | None, bytes]:
-    headers = "".join(f"{name}: {value}\r\n" for name, value in native.headers.items())
-    head = (
-        f"{native.method} {native.path} HTTP/1.1\r\nHost: {server.host}\r\n{headers}"
-        f"Content-Length: {len(native.body)}\r\nConnection: close\r\n\r\n"
-    ).encode()
+def slow_headers_case() -> BadCase:
+    """The same invalid request with its request line and headers trickled byte by byte."""
+    return replace(slow_body_case(), name="slow_headers")
+
+
+def _send_slowly(server: Server, native: NativeRequest, trickled: str) -> tuple[int | None, bytes]:
+    """Send `native` with its head or its body (`trickled`) one byte every TRICKLE_GAP_S."""
+    headers = {**native.headers, "Content-Length": str(len(native.body)), "Connection": "close"}
+    head = request_head(native.method, native.path, server.host, headers)
     try:
-        with socket.create_connection((server.host, server.port), timeout=CASE_TIMEOUT_S) as sock:
-            sock.sendall(head)
-            for byte in native.body:
-                sock.sendall(bytes([byte]))
-                time.sleep(gap_s)
-            raw = b""
-            while chunk := sock.recv(65536):
-                raw += chunk
+        with RawConnection(server.host, server.port, CASE_TIMEOUT_S) as connection:
+            if trickled == "head":
+                connection.trickle(head, TRICKLE_GAP_S)
+                connection.send(native.body)
+            else:
+                connection.send(head)
+                connection.trickle(native.body, TRICKLE_GAP_S)
+            answer = connection.read_response()
     except OSError:
         return None, b""
-    status_line, _, rest = raw.partition(b"\r\n")
-    parts = status_line.split()
-    if len(parts) < 2 or not parts[1].isdigit():
+    if not isinstance(answer, RawResponse):
         return None, b""
-    body = rest.partition(b"\r\n\r\n")[2]
-    return int(parts[1]), body
+    return answer.status, answer.body
 
 
-def probe(server: Server) -> list[CaseResult]:
+def _ready(server: Server) -> bool:
+    """Readiness on a connection of its own: a case may leave the shared one closed."""
+    try:
+        return httpx.get(server.url_for("ready"), timeout=CASE_TIMEOUT_S).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+SLOW_CASES = {"slow_body": "body", "slow_headers": "head"}
+
+
+def bad_inputs(server: Server, client: httpx.Client,
+               cases: Sequence[BadCase] = (*BAD, slow_body_case(), slow_headers_case())) -> list[CaseResult]:
+    """Every BAD case, and the trickled ones, classified against the stack's declarations."""
     stack = server.stack
     results = []
-    with httpx.Client(base_url=server.url, timeout=CASE_TIMEOUT_S) as client:
-        for case in (*BAD, slow_body_case()):
-            native = stack.protocol.bad_request(case, stack.paths)
-            if native is None:  # the protocol cannot carry it (e.g. the contract's batch envelope)
-                continue
-            started = time.perf_counter()
-            if case.group == "slow":
-                status, body = _send_slowly(server, native)
-            else:
-                status, body = _send(client, native)
-            latency_ms = (time.perf_counter() - started) * 1000
-            try:
-                ready = client.get(server.url_for("ready")).status_code == 200
-            except httpx.HTTPError:
-                ready = False
-            error_body = status is not None and is_error_body(body)
-            results.append(
-                CaseResult(
-                    case=case.name, group=case.group, expected=case.status,
-                    declared=stack.expected_bad(case)[0], status=status, error_body=error_body,
-                    latency_ms=round(latency_ms, 2), ready_after=ready,
-                    outcome=classify(stack, case, status, error_body, ready),
-                )
+    for case in cases:
+        native = stack.protocol.bad_request(case, stack.paths)
+        if native is None:  # the protocol cannot carry it (e.g. the contract's batch envelope)
+            continue
+        started = time.perf_counter()
+        if case.name in SLOW_CASES:
+            status, body = _send_slowly(server, native, SLOW_CASES[case.name])
+        else:
+            status, body = _send(client, native)
+        latency_ms = (time.perf_counter() - started) * 1000
+        ready = _ready(server)
+        error_body = status is not None and is_error_body(body)
+        results.append(
+            CaseResult(
+                case=case.name, group=case.group, expected=case.status,
+                declared=stack.expected_bad(case)[0], status=status, error_body=error_body,
+                latency_ms=round(latency_ms, 2), ready_after=ready,
+                outcome=classify(stack, case, status, error_body, ready),
             )
+        )
     return results
 
 
+def connection_level(probe: Probe, cases: Sequence[ConnectionCase] = CONNECTION_CASES) -> list[CaseResult]:
+    """Every connection-level case (loadtests/connection_cases.py), timed against the stack's
+    own baseline measured first."""
+    server, stack = probe.server, probe.stack
+    probe = replace(probe, baseline_s=measure_baseline(probe))
+    results = []
+    for case in cases:
+        try:
+            seen = case.run(probe)
+        except OSError as error:  # could not even connect: the stack is down
+            seen = Seen(None, False, 0.0, "no", f"{type(error).__name__}: {error}")
+        ready = _ready(server)
+        results.append(CaseResult(
+            case=case.name, group=case.group, expected=case.expected, declared=declared_status(stack, case),
+            status=seen.status, error_body=seen.error_body, latency_ms=seen.latency_ms, ready_after=ready,
+            outcome=judge(stack, case, seen, ready), detail=seen.detail,
+        ))
+    return results
+
+
+def probe(server: ServerProcess, golden: Sequence[GoldenCase], row_cost_s: float) -> list[CaseResult]:
+    """The bad-input matrix, then the connection-level cases, against one running stack."""
+    with httpx.Client(base_url=server.url, timeout=CASE_TIMEOUT_S) as client:
+        found = bad_inputs(server, client)
+    return [*found, *connection_level(Probe(server, golden, CASE_TIMEOUT_S, row_cost_s))]
+
+
+def _started(session: Session) -> ServerProcess:
+    # Robustness starts every stack itself: its cases need the process (limits, connections).
+    assert isinstance(session.server, ServerProcess), "robustness measures only stacks it starts"
+    return session.server
+
+
+def record_id(spec: str) -> str:
+    """A file-name-safe id for a stack named with knob overrides (name:knob=value,...)."""
+    return spec.replace(":", "+").replace(",", "+")
+
+
 def robustness_run(stacks: Sequence[str], model_name: str, results_dir: Path,
-                   done: Callable[[RobustnessRecord], None] = lambda _: None) -> tuple[Path, RobustnessRun]:
-    """Every stack in a session of its own (answers verified first), then every case against it."""
+                   done: Callable[[RobustnessRecord], None] = lambda _: None,
+                   limits: bool = True) -> tuple[Path, RobustnessRun]:
+    """Every stack (a registered name, or name:knob=value,... for a configuration of it) in a
+    session of its own, answers verified first, then every case against it; then, with
+    `limits`, in a second session under scarce resources (loadtests/limits.py)."""
     model = ModelUnderTest.load(model_name)
-    header = RobustnessRun(**header_fields("robustness", [STACKS[n] for n in stacks], RUN_FLAGS),
-                           model=model.described(), stacks=[])
+    chosen = [(spec, stack_variant(spec, STACKS)) for spec in stacks]
+    header = RobustnessRun(**header_fields("robustness", [s for _, s in chosen], RUN_FLAGS),
+                           model=model.described(), stacks=[], row_cost_us=ROW_COST_US)
     recorder = Recorder(results_dir, header)
+    env = {"SERVEBENCH_SLOWDOWN_US": str(ROW_COST_US)}
     with recorder.running():
-        for name in stacks:
+        for spec, stack in chosen:
+            rid = record_id(spec)
             found: list[CaseResult] = []
 
             def matrix(session: Session, found: list[CaseResult] = found) -> None:
-                found.extend(probe(session.server))
+                found.extend(probe(_started(session), session.model.golden, ROW_COST_US / 1e6))
 
-            ended = run_session(STACKS[name], model, None, recorder.root / "logs" / f"{name}.log", matrix,
-                                verification="answers")
-            record = RobustnessRecord(**ended.launch(), record_id=name, cases=found)
+            ended = run_session(stack, model, None, recorder.root / "logs" / f"{rid}.log", matrix,
+                                verification="answers", env=env)
+            scarce: list[LimitResult] = []
+            extra: dict[str, Any] = {}
+            if limits and not ended.failed:
+
+                def limited(session: Session, scarce: list[LimitResult] = scarce) -> None:
+                    scarce.extend(scarce_resources(_started(session), session.model.golden))
+
+                under = run_session(stack, model, None, recorder.root / "logs" / f"{rid}.limits.log", limited,
+                                    verification="answers", env=env)
+                # A stack that dies of its limits is a finding, not a failed session.
+                died = under.failed and len(scarce) == 2
+                extra = {"limits": scarce, "limits_status": "ok" if not under.failed or died else "failed",
+                         "limits_reason": under.reason}
+            record = RobustnessRecord(**ended.launch(), record_id=rid, cases=found, **extra)
             recorder.record(record)
-            recorder.update(stacks=[*recorder.header.stacks, name])
+            recorder.update(stacks=[*recorder.header.stacks, rid])
             done(record)
     return recorder.root, recorder.header

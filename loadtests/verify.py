@@ -23,7 +23,7 @@ PROBABILITY_TOLERANCE = 1e-6
 VERIFY_TIMEOUT_S = 30.0
 
 
-def _answer_problem(answer: Answer, case: GoldenCase) -> str | None:
+def answer_problem(answer: Answer, case: GoldenCase) -> str | None:
     if answer.prediction != case.prediction:
         return f"class {answer.prediction}, expected {case.prediction}"
     probability = answer.probability or {}
@@ -44,7 +44,7 @@ def _ask(client: httpx.Client, stack: Stack, cases: Sequence[GoldenCase], batch:
         answers = stack.protocol.answers(response.content, len(cases), batch)
     except NotAnAnswer as error:
         return [str(error)] * len(cases)
-    return [_answer_problem(answer, case) for answer, case in zip(answers, cases, strict=True)]
+    return [answer_problem(answer, case) for answer, case in zip(answers, cases, strict=True)]
 
 
 def _golden(client: httpx.Client, stack: Stack, golden: Sequence[GoldenCase]) -> list[Check]:

@@ -80,6 +80,11 @@ def check_declared_length(content_length: str | None) -> None:
         raise too_large()
 
 
+def bad_request(message: str) -> ContractError:
+    """A request whose HTTP framing is broken (its body cannot be read as sent)."""
+    return ContractError(400, "bad_request", message)
+
+
 def too_large() -> ContractError:
     return ContractError(413, "payload_too_large", f"bodies are limited to {MAX_BODY_BYTES} bytes")
 
@@ -136,6 +141,8 @@ def status_error(status: int) -> ContractError:
         return too_large()
     if status == 415:
         return ContractError(415, "unsupported_media_type", f"send the body as {JSON}")
+    if status == 400:
+        return bad_request("the request could not be read")
     if 400 <= status < 500:
         return ContractError(status, "validation_error", "the request was rejected")
     return ContractError(500, "internal_error", "unexpected server error")

@@ -1,4 +1,4 @@
-"""Flask (WSGI) stack, run under gunicorn sync workers."""
+"""Flask (WSGI) stack, run under gunicorn (gevent workers by default, see servers/registry.py)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import logging
 from typing import Any, cast
 
 from flask import Flask, Response, request
+from gunicorn.http.errors import ParseException
 from werkzeug.exceptions import HTTPException
 
 from servers import metrics
@@ -13,6 +14,7 @@ from servers.contract import (
     JSON,
     MAX_BODY_BYTES,
     ContractError,
+    bad_request,
     batch_payload,
     check_media_type,
     new_request_id,
@@ -43,7 +45,18 @@ def _dict(payload: dict[str, Any]) -> Response:
 
 def _body() -> bytes:
     check_media_type(request.headers.get("content-type"))
-    return request.get_data(cache=False)  # raises 413 past MAX_CONTENT_LENGTH
+    try:
+        body = request.get_data(cache=False)  # raises 413 past MAX_CONTENT_LENGTH
+    except (ParseException, OSError) as error:
+        # gunicorn parses a chunked body as the application reads it: a broken chunk (a size
+        # that is no number, the client gone mid-chunk) surfaces here, and is the client's fault.
+        raise bad_request(f"the body could not be read ({type(error).__name__})") from None
+    declared = request.content_length
+    if declared is not None and len(body) != declared:
+        # gunicorn hands over what arrived when the client stops sending early: a body that did
+        # not arrive whole is never answered as if it had.
+        raise bad_request(f"the body ended after {len(body)} of its {declared} bytes")
+    return body
 
 
 def _endpoint() -> str:

@@ -3,9 +3,29 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
-from prometheus_client import multiprocess
+
+def _worker_class(argv: list[str]) -> str:
+    for index, arg in enumerate(argv):
+        if arg in ("--worker-class", "-k") and index + 1 < len(argv):
+            return argv[index + 1]
+        if arg.startswith("--worker-class="):
+            return arg.partition("=")[2]
+    return "sync"
+
+
+if _worker_class(sys.argv) == "gevent":
+    # gevent's worker patches the standard library only once forked, after preload_app has
+    # imported the application: threading and logging locks made before that break when a
+    # worker exits (and can hold up its shutdown). Patching here, before anything else is
+    # imported, is what gevent's docs ask for.
+    from gevent import monkey
+
+    monkey.patch_all()
+
+from prometheus_client import multiprocess  # noqa: E402
 
 accesslog = None  # no per-request log line in the hot path (gunicorn's default)
 errorlog = "-"

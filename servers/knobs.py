@@ -36,3 +36,12 @@ def env_knobs(stack: Stack, environ: Mapping[str, str]) -> dict[str, Any]:
     return parse_knobs(
         [f"{knob}={environ[knob_env_name(knob)]}" for knob in stack.knobs if knob_env_name(knob) in environ]
     )
+
+
+def stack_variant(spec: str, stacks: Mapping[str, Stack]) -> Stack:
+    """A stack named on the command line, as registered (`name`) or with knobs overridden
+    (`name:knob=value,knob=value`), to compare configurations of one stack in one run."""
+    name, _, overrides = spec.partition(":")
+    if name not in stacks:
+        raise ValueError(f"unknown stack {name!r}; registered: {', '.join(stacks)}")
+    return stacks[name].with_knobs(**parse_knobs(overrides.split(","))) if overrides else stacks[name]

@@ -184,6 +184,13 @@ class BatchedChurnReplica(ChurnReplica):
         return Predictions(result.classes[index : index + 1], result.proba[index : index + 1])
 
 
+def _count_cancelled(endpoint: str) -> None:
+    """Serve cancels a request whose client has disconnected: it gets no answer, and a model
+    call already started runs on to its end in the model thread. Counted, so that the metrics
+    say what happened to it."""
+    metrics.ERRORS.labels(endpoint, "client_disconnected").inc()
+
+
 def ingress_class(batched: bool) -> type:
     """A new FastAPI app and the Serve ingress class that serves the contract on it.
 
@@ -203,6 +210,9 @@ def ingress_class(batched: bool) -> type:
             except ContractError as error:
                 metrics.ERRORS.labels("single", error.error).inc()
                 return _error_response(error)
+            except asyncio.CancelledError:
+                _count_cancelled("single")
+                raise
             self.single_ok.inc()
             body = single_payload(result, self.service.require().version)
             return Response(body, headers=self.headers, media_type=JSON)
@@ -216,6 +226,9 @@ def ingress_class(batched: bool) -> type:
             except ContractError as error:
                 metrics.ERRORS.labels("batch", error.error).inc()
                 return _error_response(error)
+            except asyncio.CancelledError:
+                _count_cancelled("batch")
+                raise
             self.batch_ok.inc(len(batch.items))
             body = batch_payload(result, self.service.require().version)
             return Response(body, headers=self.headers, media_type=JSON)

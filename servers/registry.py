@@ -42,6 +42,7 @@ class Deviation:
     cases: tuple[str, ...] = ()  # BAD case names or groups it concerns
     status: int | None = None  # the status the stack answers instead
     error_body: bool = True  # whether that answer is still an ErrorBody
+    no_answer: bool = False  # the client gets no answer instead (the connection closes, resets or hangs)
 
 
 @dataclass(frozen=True)
@@ -198,6 +199,17 @@ def _sigterm_500(framework: str) -> Deviation:
                      cases=("sigterm_under_load",), status=500, error_body=False)
 
 
+def _no_header_limit(server: str) -> Deviation:
+    return Deviation(f"{server} sets no limit on the size of request headers: a request with a 1 MiB "
+                     "header is read whole and answered (the robustness run's oversized_headers case); "
+                     "the proxy in front must limit them (docs/service.md)",
+                     cases=("oversized_headers",), status=200, error_body=False)
+
+
+# uvicorn with its httptools parser: our FastAPI stacks, and the peers built on it.
+_UVICORN_HEADERS = _no_header_limit("uvicorn's httptools parser")
+
+
 def _no_queue_wait(dispatcher: str) -> Deviation:
     return Deviation(f"ml_queue_wait_seconds stays empty: {dispatcher} does not expose "
                      "how long each request waited for its batch")
@@ -271,8 +283,8 @@ _KSERVE_DEVIATIONS = (
               cases=("list_for_float",), status=200, error_body=False),
     Deviation("rows that break the contract's rules (types, bounds, categories, total below monthly, "
               "missing or unknown fields, over 100 rows) answer KServe's InvalidInput: 400 "
-              "{\"error\": \"<row>.<field>: <rule>\"}", cases=("schema", "range", "batch"), status=400,
-              error_body=False),
+              "{\"error\": \"<row>.<field>: <rule>\"}", cases=("schema", "range", "batch", "slow"),
+              status=400, error_body=False),
     Deviation("other methods answer FastAPI's 405 {\"detail\": ...}", cases=("method",), status=405,
               error_body=False),
     Deviation("no body size limit: a 2 MiB body is read and parsed (422: it is no inference request)",
@@ -283,6 +295,7 @@ _KSERVE_DEVIATIONS = (
               "answering worker only (KServe renders its default registry)"),
     Deviation("unknown paths answer FastAPI's 404 {\"detail\": ...}", cases=("not_found",), status=404,
               error_body=False),
+    _UVICORN_HEADERS,
 )
 
 
@@ -323,7 +336,12 @@ def _triton_deviations(batching: bool) -> tuple[Deviation, ...]:
                   "in the error text" + (", and fails every request Triton batched with the bad one"
                                          if batching else ""),
                   cases=("range", "unknown_contract", "unknown_payment", "uppercase_enum", "unicode_enum",
-                         "long_string", "batch_one_bad_item"), status=500, error_body=False),
+                         "long_string", "batch_one_bad_item", "slow_body"), status=500, error_body=False),
+        Deviation("a request line trickled in byte by byte is routed on the part of the path that has "
+                  "arrived: 404 {\"error\": ...} (the slow_headers case)", cases=("slow_headers",),
+                  status=404, error_body=False),
+        Deviation("Content-Length together with Transfer-Encoding: chunked answers 500 {\"error\": ...}",
+                  cases=("length_and_chunked",), status=500, error_body=False),
         rows,
         Deviation("other methods answer 405 {\"error\": ...}", cases=("method",), status=405,
                   error_body=False),
@@ -358,7 +376,10 @@ _MLFLOW_DEVIATIONS = (
     Deviation("bodies MLflow cannot read (malformed JSON, not an object, no dataframe_split) and values "
               "its signature cannot convert answer 400 {\"error_code\": \"BAD_REQUEST\", ...}; values "
               "that break the contract's rules 400 {\"error_code\": \"INVALID_PARAMETER_VALUE\", ...}",
-              cases=("syntax", "schema", "range", "batch"), status=400, error_body=False),
+              cases=("syntax", "schema", "range", "batch", "slow"), status=400, error_body=False),
+    Deviation("Content-Length together with Transfer-Encoding: chunked is read by its chunks and answered, "
+              "and the connection stays open (RFC 9112 asks the server to close it)",
+              cases=("length_and_chunked",), status=200, error_body=False),
     Deviation("other methods answer FastAPI's 405 {\"detail\": ...}", cases=("method",), status=405,
               error_body=False),
     Deviation("no body size limit: a 2 MiB body is read and parsed (400: no dataframe_split)",
@@ -389,6 +410,11 @@ _TORCHSERVE_DEVIATIONS = (
               error_body=False),
     Deviation("unknown paths answer TorchServe's own 404 body", cases=("not_found",), status=404,
               error_body=False),
+    Deviation("Content-Length together with Transfer-Encoding: chunked is read by its chunks and answered, "
+              "and the connection stays open (RFC 9112 asks the server to close it)",
+              cases=("length_and_chunked",), status=200, error_body=False),
+    Deviation("a negative Content-Length is not refused: the request reaches the handler without its "
+              "body, which answers 422", cases=("negative_length",), status=422),
     _sigterm_500("TorchServe (its Python workers get the process group's SIGTERM with the frontend)"),
 )
 
@@ -417,6 +443,7 @@ _RAY_KNOBS = {"workers": 1, "replica_cpus": 0.5, "blas_threads": 1, "graceful_ti
 
 def _ray_deviations() -> tuple[Deviation, ...]:
     return (
+        _no_header_limit("Serve's HTTP proxy (uvicorn, httptools)"),
         Deviation("a request still unanswered after http_request_timeout_s gets Serve's proxy "
                   "answer, 408 with a plain-text body, instead of 504 timeout, and is not counted "
                   "in ml_errors_total", cases=("request_timeout",), status=408, error_body=False),
@@ -426,20 +453,27 @@ def _ray_deviations() -> tuple[Deviation, ...]:
 _STACK_LIST: tuple[Stack, ...] = (
     Stack(
         name="flask_gunicorn",
-        title="Flask on gunicorn (WSGI, sync workers)",
-        description="Classic WSGI: one request per worker process at a time; "
-        "gunicorn's recommended 2 x cores + 1 sync workers for one server core; the model is "
-        "preloaded in the master and shared copy-on-write by the workers.",
+        title="Flask on gunicorn (WSGI, gevent workers)",
+        description="Classic WSGI: gunicorn's recommended 2 x cores + 1 worker processes for one "
+        "server core, each making one model call at a time; gevent workers, which gunicorn's docs "
+        "prescribe for clients that reach it directly (sync workers need a buffering proxy in front); "
+        "the model is preloaded in the master and shared copy-on-write by the workers.",
         role="reference",
-        packages=("flask", "gunicorn", "pydantic"),
+        packages=("flask", "gunicorn", "gevent", "pydantic"),
         tags=("flask", "gunicorn"),
         argv=(
             "{python}", "-m", "gunicorn", "--config", "python:servers.gunicorn_conf",
-            "--bind", "{host}:{port}", "--workers", "{workers}", "--worker-class", "sync",
+            "--bind", "{host}:{port}", "--workers", "{workers}", "--worker-class", "{worker_class}",
+            "--worker-connections", "{worker_connections}", "--threads", "{threads}",
             "--timeout", "{timeout_s}", "--graceful-timeout", "{graceful_timeout_s}",
             "servers.flask_app:app",
         ),
-        knobs=_knobs(workers=3, threads=1, blas_threads=1, timeout_s=30, graceful_timeout_s=10),
+        # worker_class gevent: a worker holds each connection in a greenlet, so idle or slow
+        # clients cost a greenlet each, not a worker (measured against sync by the robustness
+        # run's connection-level cases, docs/robustness.md). worker_connections is gunicorn's
+        # default; threads matters only for worker_class=gthread.
+        knobs=_knobs(workers=3, worker_class="gevent", worker_connections=1000, threads=1, blas_threads=1,
+                     timeout_s=30, graceful_timeout_s=10),
         default_port=8001,
         multiprocess_metrics=True,
         loads_before_listening=True,
@@ -456,6 +490,7 @@ _STACK_LIST: tuple[Stack, ...] = (
         knobs=_knobs(**_UVICORN_KNOBS),
         default_port=8002,
         openapi="/openapi.json",
+        deviations=(_UVICORN_HEADERS,),
     ),
     Stack(
         name="fastapi_threadpool",
@@ -468,6 +503,7 @@ _STACK_LIST: tuple[Stack, ...] = (
         knobs=_knobs(**_UVICORN_KNOBS, **_LIMITS, threads=4),
         default_port=8003,
         openapi="/openapi.json",
+        deviations=(_UVICORN_HEADERS,),
     ),
     Stack(
         name="fastapi_batcher",
@@ -487,6 +523,7 @@ _STACK_LIST: tuple[Stack, ...] = (
         default_port=8004,
         targets=BATCHER_TARGETS,
         openapi="/openapi.json",
+        deviations=(_UVICORN_HEADERS,),
     ),
     Stack(
         name="bentoml",
@@ -508,7 +545,7 @@ _STACK_LIST: tuple[Stack, ...] = (
         knobs=_knobs(workers=1, threads=1, blas_threads=1, graceful_timeout_s=10, max_batch_size=64,
                      max_latency_ms=1000),
         default_port=8005,
-        deviations=(_no_queue_wait("BentoML's dispatcher"), _sigterm_500("BentoML")),
+        deviations=(_no_queue_wait("BentoML's dispatcher"), _sigterm_500("BentoML"), _UVICORN_HEADERS),
         multiprocess_metrics=True,
         memory_mib=1024,  # arbiter, API worker, model worker: ~660 MiB RSS measured
     ),
@@ -524,6 +561,7 @@ _STACK_LIST: tuple[Stack, ...] = (
         # One worker and BentoML's default one thread: the model call holds the GIL anyway.
         knobs=_knobs(workers=1, threads=1, blas_threads=1, graceful_timeout_s=10),
         default_port=8006,
+        deviations=(_UVICORN_HEADERS,),
         multiprocess_metrics=True,
         memory_mib=768,  # arbiter and one worker: ~440 MiB RSS measured
     ),
@@ -585,7 +623,7 @@ _STACK_LIST: tuple[Stack, ...] = (
         knobs=_knobs(workers=1, api_servers=1, blas_threads=1, graceful_timeout_s=10, max_batch_size=64,
                      batch_timeout_s=0.002, timeout_s=30),
         default_port=8007,
-        deviations=(_no_queue_wait("LitServe's batching loop"), _sigterm_500("LitServe")),
+        deviations=(_no_queue_wait("LitServe's batching loop"), _sigterm_500("LitServe"), _UVICORN_HEADERS),
         multiprocess_metrics=True,
         memory_mib=1024,  # six processes, two models: ~860 MiB RSS (~300 MiB USS) measured
     ),
@@ -601,7 +639,7 @@ _STACK_LIST: tuple[Stack, ...] = (
         knobs=_knobs(workers=1, api_servers=1, blas_threads=1, graceful_timeout_s=10, max_batch_size=1,
                      batch_timeout_s=0.0, timeout_s=30),
         default_port=8008,
-        deviations=(_sigterm_500("LitServe"),),
+        deviations=(_sigterm_500("LitServe"), _UVICORN_HEADERS),
         multiprocess_metrics=True,
         memory_mib=1024,  # as litserve
     ),

@@ -95,6 +95,7 @@ class FieldError(BaseModel):
 
 
 ErrorCode = Literal[
+    "bad_request",
     "validation_error",
     "invalid_json",
     "unsupported_media_type",

@@ -13,7 +13,7 @@ OUTCOMES: tuple[CaseOutcome, ...] = ("pass", "declared", "undeclared", "fail")
 
 
 def robustness_headline(loaded: Loaded[RobustnessRun, RobustnessRecord]) -> str:
-    bad = [r.stack for r in loaded.records if r.status != "ok"
+    bad = [r.record_id for r in loaded.records if r.status != "ok"
            or any(c.outcome in ("undeclared", "fail") for c in r.cases)]
     return f"robustness of {len(loaded.records)} stacks: " + (
         f"undeclared or failing answers from {', '.join(bad)}" if bad else "every answer passed or declared")
@@ -28,8 +28,13 @@ def robustness_context(loaded: Loaded[RobustnessRun, RobustnessRecord]) -> dict[
             counts = Counter(c.outcome for c in record.cases if c.group == group)
             cells[group] = (sum(counts.values()), {o: counts[o] for o in OUTCOMES if counts[o]})
         problems = [c for c in record.cases if c.outcome != "pass"]
-        rows.append({"record": record, "cells": cells, "problems": problems})
+        rows.append({"record": record, "cells": cells, "problems": problems,
+                     "connection": {c.case: c for c in record.cases if c.detail}})
+    # The connection-level cases, one column each (older results have none).
+    connection = list(dict.fromkeys(c.case for r in loaded.records for c in r.cases if c.detail))
     return {"run": loaded.run, "groups": groups, "rows": rows, "headline": robustness_headline(loaded),
+            "connection_cases": connection, "limits": [r for r in loaded.records if r.limits or
+                                                       r.limits_status == "failed"],
             "reader_schema": SCHEMA_VERSION}
 
 

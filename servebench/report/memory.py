@@ -3,7 +3,7 @@ with one process and stacks with several compare fairly.
 
 Summed RSS counts a page shared by n processes n times (a forked worker's copy of the model, the
 interpreter's libraries), so a stack of four processes looks four times heavier than it is.
-Since schema 7 each measurement reads the tree's smaps once, right after its measured phase:
+Since schema 8 each measurement reads the tree's smaps once, right after its measured phase:
 PSS (each shared page split among the processes that map it, so the tree's sum counts it once)
 is what a replica costs; USS (pages no other process maps) is what stopping it would free.
 A replica's memory is its highest reading over the measurements one process made; the spread
@@ -28,7 +28,7 @@ class MemoryRow:
     uss_mb: Spread | None
     rss_mb: Spread | None  # summed RSS (shared pages counted once per process)
     per_process: tuple[tuple[str, int, float, float | None, float | None], ...]  # name, pid, rss, uss, pss
-    read_after_phase: bool  # smaps read after each measured phase (schema 7); else sampled RSS only
+    read_after_phase: bool  # smaps read after each measured phase (schema 8); else sampled RSS only
 
 
 def _count(counts: Sequence[int]) -> str:

@@ -118,7 +118,7 @@ def timelines(view: RunView, stack: str) -> list[Timeline]:
         unwindowed = [r for r in records if r.timeline is not None and r.timeline.window_s is None]
         note = ""
         if missing:
-            note = "not recorded: this run predates timelines (result schema 7)"
+            note = "not recorded: this run predates timelines (result schema 8)"
         elif unwindowed:
             note = (f"{unwindowed[0].generator} hands its latencies over once per run: CPU and memory per "
                     "sample only")

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import Field
+
 from servebench.results.schema import RunHeader, StackLaunch, _Model
 
 CaseOutcome = Literal["pass", "declared", "undeclared", "fail"]
@@ -25,17 +27,57 @@ class CaseResult(_Model):
     latency_ms: float
     ready_after: bool
     outcome: CaseOutcome
+    detail: str = ""  # what happened, in words, with what was measured (connection-level cases)
+
+
+class LimitStep(_Model):
+    """One step of load under a resource limit: this many clients, what each request met."""
+
+    clients: int
+    requests: int
+    # ok, wrong_answer, refused_as_bad (a bad body refused with a 4xx, as it should be),
+    # status_<n>, closed (no answer, connection closed), reset, timeout (hung), refused (connect)
+    outcomes: dict[str, int]
+    seconds: float
+    timeout_s: float  # past this a request counted as hung (relative to the stack's baseline)
+
+
+class LimitResult(_Model):
+    """A stack under one scarce resource (loadtests/limits.py)."""
+
+    resource: Literal["open_files", "memory"]
+    method: str  # how the limit was set on this machine
+    limit: str
+    idle: str  # what the stack held idle, the limit's starting point
+    steps: list[LimitStep]
+    hit: bool  # some request failed: the limit was reached
+    client_saw: str  # the failures by kind, across the steps
+    recovered: bool  # ready again, and a golden answer, once the load stopped
+    recovery: str
+    wrong_answers: int  # answers that were not the golden one: silent corruption
+    # From the stack's contract metrics (None: it has none, or it was gone): predictions it
+    # counted as made that no client received, and requests that failed at the client (no
+    # answer, a 5xx) that it did not count as errors: both lost silently for its operator.
+    unreceived_predictions: int | None
+    uncounted_failures: int | None
+    processes_before: int
+    processes_after: int
 
 
 class RobustnessRecord(StackLaunch):
-    record_id: str  # the stack's name
+    record_id: str  # the stack's name, with its knob overrides if any (name:knob=value,...)
     cases: list[CaseResult]
+    # The second session: the stack under scarce resources (loadtests/limits.py).
+    limits: list[LimitResult] = Field(default_factory=list)
+    limits_status: Literal["ok", "failed", "skipped"] = "skipped"
+    limits_reason: str | None = None  # why that session failed
 
 
 class RobustnessRun(RunHeader):
     kind: Literal["robustness"] = "robustness"
     model: dict[str, str]
     stacks: list[str]  # record ids, in run order
+    row_cost_us: int = 0  # model time injected per row during the run (SERVEBENCH_SLOWDOWN_US)
 
 
 GateMetric = Literal["p50", "p99", "health_p50"]

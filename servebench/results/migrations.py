@@ -3,8 +3,8 @@
 Results written before version 5 did not record what the registry declared about each stack,
 nor the definitions their flags and verdicts used: the tables below are those of the last
 servebench that wrote version 4, frozen here, so an old run's report reads what was true when
-it ran, not what today's code says. Run headers before version 7 did not describe their
-workloads: those of the last servebench that wrote version 6 are frozen below too.
+it ran, not what today's code says. Run headers before version 8 did not describe their
+workloads: those of the last servebench that wrote version 7 are frozen below too.
 """
 
 from __future__ import annotations
@@ -116,8 +116,8 @@ _V4_GENERATORS = {
 }
 
 
-# The workloads as servebench declared them up to schema version 6.
-_V6_WORKLOADS = {
+# The workloads as servebench declared them up to schema version 7.
+_V7_WORKLOADS = {
     "single": "single predictions only, one golden customer per request",
     "batch": "batch predictions only, 5-20 golden customers per request",
     "seed_mix": "the seed article's mix: 8 single : 2 batch (5-20 rows) : 1 readiness probe",
@@ -149,9 +149,9 @@ def _checks(checks: list[Json]) -> list[Json]:
 def header(data: Json, kind: str) -> Json:
     """A header of any older schema version as the current version would have written it."""
     data = _header_v5(data, kind)
-    if kind == "run" and data["schema_version"] < 7:
+    if kind == "run" and data["schema_version"] < 8:
         workloads = data["settings"]["workloads"]
-        data = {**data, "workloads_declared": {w: _V6_WORKLOADS[w] for w in workloads if w in _V6_WORKLOADS}}
+        data = {**data, "workloads_declared": {w: _V7_WORKLOADS[w] for w in workloads if w in _V7_WORKLOADS}}
     return data
 
 

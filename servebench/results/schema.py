@@ -22,7 +22,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 SCHEMA_HISTORY: dict[int, str] = {
     1: "first format: run.json plus one record per stack x workload x users x repeat; latency as "
        "base64 HdrHistograms in microseconds (successful and failed answers apart), warm-up and "
@@ -46,7 +46,11 @@ SCHEMA_HISTORY: dict[int, str] = {
        "workload and users (Run.floor, records floor__...), and every record carries the "
        "harness's own share of its latency (Record.client); judging.client_share_percent and "
        "the client_bound flag; each repeat is a fresh server process",
-    7: "closed-loop records carry the server's memory read once after the measured phase "
+    7: "robustness results add the connection-level cases (CaseResult.detail says what happened), "
+       "each stack under scarce resources (RobustnessRecord.limits, limits_status, limits_reason), "
+       "the model time injected per row (RobustnessRun.row_cost_us) and record ids that name a "
+       "stack's knob overrides; older files read with those empty",
+    8: "closed-loop records carry the server's memory read once after the measured phase "
        "(Record.memory: RSS, USS and PSS per process), a timeline of the measured phase "
        "(Record.timeline: answers per window where the generator times each answer, CPU and RSS "
        "per sample) and the first distinct texts of each kind of failure "
@@ -228,8 +232,8 @@ class Record(_Model):
     rows_server: float | None  # the server's ml_predictions_total success delta
     raw_dir: str  # relative to the run directory
     client: ClientShare | None = None  # the harness's own share of the latency, where measured
-    memory: Memory | None = None  # read right after the measured phase (schema 7)
-    timeline: Timeline | None = None  # the measured phase over time (schema 7)
+    memory: Memory | None = None  # read right after the measured phase (schema 8)
+    timeline: Timeline | None = None  # the measured phase over time (schema 8)
     generator_processes: list[GeneratorProcess] = Field(default_factory=list)  # Locust's, as reported
     # Answers in the measured phase per replica, where the stack names the one that answered.
     replicas: dict[str, int] = Field(default_factory=dict)

@@ -19,8 +19,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture(scope="module")
 def server(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
-    """The stack named by the parameter, started once per test module as a real process."""
-    with ServerProcess(STACKS[request.param]) as running:
+    """The stack named by the parameter, started once per test module as a real process (with
+    the environment the module's SERVER_ENV adds, if it has one)."""
+    env = getattr(request.module, "SERVER_ENV", None)
+    with ServerProcess(STACKS[request.param], env=env) as running:
         yield running
 
 

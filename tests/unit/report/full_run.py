@@ -1,7 +1,7 @@
 """A run the size of `make bench-all` (every registered stack, three workloads, three levels, three
 repeats), derived in memory from the recorded fixture run: each record is a real one of the
 fixture relabelled and its rates scaled per stack, with the memory and timeline that runs of
-schema 7 record. Used to check what a full page costs, never what a stack measures."""
+schema 8 record. Used to check what a full page costs, never what a stack measures."""
 
 from __future__ import annotations
 
