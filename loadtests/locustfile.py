@@ -42,7 +42,7 @@ from loadtests.plans import (
     ProcessLoad,
     TallyData,
 )
-from loadtests.recording import PhaseTally, WindowTallies
+from loadtests.recording import EXAMPLE_CHARS, PhaseTally, WindowTallies
 from loadtests.server_metrics import scrape
 from servers.protocols import PROTOCOLS, Protocol
 from shared_model.model_schema import ModelSchema
@@ -124,10 +124,15 @@ class ServebenchUser(FastHttpUser):
                 if replica := response.headers.get(REPLICA_HEADER):
                     GATE.replicas[phase][replica] += 1
                 if response.status_code == 0:
-                    response.failure(f"transport_{type(getattr(response, 'error', None)).__name__}")
-                elif problem := failure(PROTOCOL, request, response.status_code, response.content or b"",
-                                        MODEL):
+                    error = getattr(response, "error", None)
+                    problem = f"transport_{type(error).__name__}"
+                    GATE.tallies[phase].example(kind, problem, f"{type(error).__name__}: {error}")
                     response.failure(problem)
+                elif wrong := failure(PROTOCOL, request, response.status_code, response.content or b"",
+                                      MODEL):
+                    text = (response.content or b"")[:EXAMPLE_CHARS].decode("utf-8", "replace")
+                    GATE.tallies[phase].example(kind, wrong, f"HTTP {response.status_code}: {text}")
+                    response.failure(wrong)
                 else:
                     response.success()
         finally:
@@ -174,6 +179,9 @@ def _on_request(context: dict[str, Any], response_time: float, start_time: float
     if exception is not None:
         failure = str(exception) if isinstance(exception, CatchResponseError) else (
             f"transport_{type(exception).__name__}")
+        if not isinstance(exception, CatchResponseError):
+            GATE.tallies[phase].example(context["sb_kind"], failure,
+                                        f"{type(exception).__name__}: {exception}")
     GATE.tallies[phase].record(context["sb_kind"], start_time, response_time,
                                context["sb_rows"], failure)
     if phase == "measured" and GATE.windows is not None:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 from hdrh.histogram import HdrHistogram
 
 from loadtests import payloads, sampling, server_metrics
@@ -29,11 +30,21 @@ from servebench.results.schema import (
     GeneratorProcess,
     KindStats,
     Latency,
+    Memory,
     Phase,
+    ProcessMemory,
     Record,
+    ResourcePoint,
     Resources,
+    Timeline,
+    TimelineWindow,
 )
 from servers.process import ExternalServer
+
+# The measured phase is cut into this many windows for its timeline, whatever its length: enough
+# to see a stall or a ramp, few enough that each window holds a share of the answers.
+TIMELINE_WINDOWS = 10
+MB = 2**20
 
 
 @dataclass(frozen=True)
@@ -59,7 +70,8 @@ def phase(data: PhaseOutput, nominal_s: float) -> Phase:
         add(combined_failed, kt.failed_histogram)
         failures.update(kt.failures)
         kinds[kind] = KindStats(requests=kt.requests, rows=kt.rows, failures=dict(kt.failures),
-                                latency=latency(kt.histogram), failed_latency=latency(kt.failed_histogram))
+                                latency=latency(kt.histogram), failed_latency=latency(kt.failed_histogram),
+                                failure_examples={k: list(v) for k, v in kt.examples.items()})
     requests = sum(k.requests for k in kinds.values())
     duration = (tally.last_end - tally.first_start) if tally.first_start and tally.last_end else 0.0
     ok = requests - sum(failures.values())
@@ -88,6 +100,63 @@ def resources(samples: dict[str, list[Sample]], cpu_samples: Sequence[CpuSample]
         samples=min(server.samples, generator.samples) if server else generator.samples,
         server_source=("metrics" if server else "unknown") if external else "processes",
     )
+
+
+def timeline_windows(data: PhaseOutput, window_s: float) -> list[TimelineWindow]:
+    """Each window's answers: count, failures, rows and the successful answers' p50/p99/max."""
+    out = []
+    for index, raw in (data.windows or {}).items():
+        tally = PhaseTally.of(raw)
+        combined = new_histogram()
+        for kt in tally.kinds.values():
+            add(combined, kt.histogram)
+        start = int(index) * window_s
+        # A window ends where the phase's answers end: the last ones arrive during the drain.
+        ends = max(data.paused_at, tally.last_end or data.paused_at) - data.opened_at
+        quantiles = percentiles_ms(combined)
+        out.append(TimelineWindow(
+            start_s=start, duration_s=max(0.0, min(window_s, ends - start)),
+            requests=sum(k.requests for k in tally.kinds.values()),
+            failures=sum(sum(k.failures.values()) for k in tally.kinds.values()),
+            rows=sum(k.rows for k in tally.kinds.values()),
+            p50_ms=quantiles.get("p50"), p99_ms=quantiles.get("p99"), max_ms=quantiles.get("max")))
+    return out
+
+
+def timeline(data: PhaseOutput, window_s: float | None, samples: dict[str, list[Sample]]) -> Timeline:
+    """The measured phase over time: answers per window (when the generator timed each answer)
+    and the sampled CPU and RSS of the server's tree and the generator's processes."""
+    start, end = data.opened_at, data.paused_at
+    server = sampling.series(samples.get("server", []), start, end)
+    generator = sampling.series(samples.get("generator", []), start, end)
+
+    def generator_cpu(at: float) -> float | None:
+        """The generator's interval ending nearest `at`: both trees are sampled in one sweep."""
+        near = min(generator, key=lambda g: abs(g.at - at), default=None)
+        return near.cpu_percent if near is not None else None
+
+    points = [ResourcePoint(t_s=p.at - start, server_cpu_percent=p.cpu_percent,
+                            server_rss_mb=p.rss_bytes / MB, generator_cpu_percent=generator_cpu(p.at))
+              for p in server]
+    windows = timeline_windows(data, window_s) if window_s is not None else []
+    return Timeline(window_s=window_s if windows else None, windows=windows, resources=points)
+
+
+def memory(processes: Sequence[psutil.Process]) -> Memory | None:
+    """The tree's memory per process, and summed three ways (RSS, USS, PSS)."""
+    readings = sampling.read_memory(processes)
+    if not readings:
+        return None
+
+    def total(values: list[int | None]) -> float | None:
+        return None if any(v is None for v in values) else sum(v or 0 for v in values) / MB
+
+    return Memory(
+        processes=[ProcessMemory(pid=r.pid, name=r.name, rss_mb=r.rss / MB,
+                                 uss_mb=r.uss / MB if r.uss is not None else None,
+                                 pss_mb=r.pss / MB if r.pss is not None else None) for r in readings],
+        rss_mb=sum(r.rss for r in readings) / MB, uss_mb=total([r.uss for r in readings]),
+        pss_mb=total([r.pss for r in readings]))
 
 
 def contention_flags(res: Resources) -> list[str]:
@@ -138,13 +207,14 @@ def _flags(measured: Phase, warmup: Phase, users: int, res: Resources | None,
     return flags
 
 
-def closed_plan(session: Session, workload: str, seed: str, settings: MeasureSettings) -> ClosedPlan:
+def closed_plan(session: Session, workload: str, seed: str, settings: MeasureSettings,
+                window_s: float | None = None) -> ClosedPlan:
     stack = session.server.stack
     return ClosedPlan(traffic=payloads.traffic(WORKLOADS[workload], stack, session.model.payload, seed,
                                                session.model.schema),
                       host=session.server.url, metrics_url=session.server.url_for("metrics"),
                       warmup_s=settings.warmup_s, measure_s=settings.measure_s,
-                      drain_timeout_s=settings.drain_timeout_s)
+                      drain_timeout_s=settings.drain_timeout_s, window_s=window_s)
 
 
 def output_of(driven: Driven) -> ClosedOutput:
@@ -161,9 +231,11 @@ def measure(session: Session, generator: Generator, workload: str, users: int, r
     for the harness's share of the latency; `check_counts` off for the floor itself."""
     server = session.server
     record_id = f"{server.stack.name}__{workload}__u{users}__r{repeat}"
-    plan = closed_plan(session, workload, f"{workload}-{users}-{repeat}", settings)
+    window_s = settings.measure_s / TIMELINE_WINDOWS if generator.windows else None
+    plan = closed_plan(session, workload, f"{workload}-{users}-{repeat}", settings, window_s)
     driven = generator.closed(plan, users, settings.generator, run_root / generator.name / record_id,
                               sampling.server_source(server))
+    held = memory(server.processes())  # right after the phase, before the next one starts
     out = output_of(driven)
     warmup, measured = phase(out.phases["warmup"], settings.warmup_s), phase(out.phases["measured"],
                                                                                settings.measure_s)
@@ -191,5 +263,6 @@ def measure(session: Session, generator: Generator, workload: str, users: int, r
         flags=_flags(measured, warmup, users, res, rows_sent, rows_server, bound, driven.slack_rows,
                      check_counts and server.stack.deviation_for("ml_metrics") is None, client),
         rows_sent=rows_sent, rows_server=rows_server, raw_dir=str(driven.raw_dir.relative_to(run_root)),
-        client=client, generator_processes=processes, replicas=window.replicas,
+        client=client, generator_processes=processes, replicas=window.replicas, memory=held,
+        timeline=timeline(window, window_s, driven.samples),
     )

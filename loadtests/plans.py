@@ -73,6 +73,7 @@ class KindTallyData(_Model):
     failures: dict[str, int]
     histogram: str
     failed_histogram: str
+    examples: dict[str, list[str]] = Field(default_factory=dict)  # failure -> first distinct texts
 
 
 class TallyData(_Model):

@@ -14,6 +14,9 @@ from hdrh.histogram import HdrHistogram
 from loadtests.plans import KindTallyData, TallyData
 from servebench.results.histogram import LOWEST_US, add, decode, encode, new_histogram
 
+EXAMPLES = 3  # distinct texts kept per kind of failure: enough to tell one cause from several
+EXAMPLE_CHARS = 300  # each shortened to this: a status line and the start of an error body
+
 
 @dataclass
 class KindTally:
@@ -28,11 +31,20 @@ class KindTally:
     failures: Counter[str] = field(default_factory=Counter)
     histogram: HdrHistogram = field(default_factory=new_histogram)
     failed_histogram: HdrHistogram = field(default_factory=new_histogram)
+    examples: dict[str, list[str]] = field(default_factory=dict)  # failure -> first distinct texts
+
+    def example(self, failure: str, text: str) -> None:
+        """Keep what a failure looked like, the first few distinct texts of each kind."""
+        kept = self.examples.setdefault(failure, [])
+        text = " ".join(text.split())[:EXAMPLE_CHARS]
+        if len(kept) < EXAMPLES and text not in kept:
+            kept.append(text)
 
     def to_data(self) -> KindTallyData:
         return KindTallyData(requests=self.requests, rows=self.rows, failures=dict(self.failures),
                              histogram=encode(self.histogram),
-                             failed_histogram=encode(self.failed_histogram))
+                             failed_histogram=encode(self.failed_histogram),
+                             examples={k: list(v) for k, v in self.examples.items()})
 
     def merge(self, data: KindTallyData) -> None:
         self.requests += data.requests
@@ -40,6 +52,9 @@ class KindTally:
         self.failures.update(data.failures)
         add(self.histogram, decode(data.histogram))
         add(self.failed_histogram, decode(data.failed_histogram))
+        for failure, texts in data.examples.items():
+            for text in texts:
+                self.example(failure, text)
 
 
 @dataclass
@@ -64,6 +79,9 @@ class PhaseTally:
         ended = started + response_ms / 1000
         self.first_start = started if self.first_start is None else min(self.first_start, started)
         self.last_end = ended if self.last_end is None else max(self.last_end, ended)
+
+    def example(self, kind: str, failure: str, text: str) -> None:
+        self.kinds.setdefault(kind, KindTally()).example(failure, text)
 
     def to_data(self) -> TallyData:
         return TallyData(kinds={k: t.to_data() for k, t in self.kinds.items()},

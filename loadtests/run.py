@@ -173,6 +173,7 @@ def run(config: RunConfig, observer: Observer | None = None) -> tuple[Path, Run]
             generator="+".join(generators),
             topology=topology(config.server_host, config.remote_workers, config.external)),
         stacks=[],
+        workloads_declared={w: WORKLOADS[w].description for w in p.workloads},
     )
     recorder = Recorder(config.results_dir, header, ("records", "logs", *GENERATORS))
     with recorder.running():

@@ -8,6 +8,7 @@ process metrics its own /metrics exports, if it exports them (MetricsSource).
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -94,6 +95,56 @@ def take_metrics(url: str) -> Sample | None:
     if cpu is None or rss is None:
         return None
     return Sample(at, {METRICS_PID: cpu}, {METRICS_PID: int(rss)})
+
+
+@dataclass(frozen=True)
+class ProcessReading:
+    pid: int
+    name: str
+    rss: int  # bytes
+    uss: int | None  # None where the platform cannot tell (smaps missing, or no permission)
+    pss: int | None
+
+
+def read_memory(processes: Sequence[psutil.Process]) -> list[ProcessReading]:
+    """Resident, unique and proportional memory of each process, read from smaps: a walk of each
+    process's page tables, so read once between measurements, never while one runs."""
+    found = []
+    for process in processes:
+        try:
+            with process.oneshot():
+                name = process.name()
+                try:
+                    full = process.memory_full_info()
+                    rss, uss, pss = full.rss, getattr(full, "uss", None), getattr(full, "pss", None)
+                except psutil.AccessDenied:
+                    rss, uss, pss = process.memory_info().rss, None, None
+        except psutil.Error:
+            continue
+        found.append(ProcessReading(process.pid, name, rss, uss, pss))
+    return found
+
+
+@dataclass(frozen=True)
+class Point:
+    """One sampling interval of a process tree: its CPU over the interval, its RSS at the end."""
+
+    at: float  # the interval's end, epoch seconds
+    cpu_percent: float  # 100 = one core
+    rss_bytes: int
+
+
+def series(samples: Sequence[Sample], start: float, end: float) -> list[Point]:
+    """CPU and RSS between consecutive samples inside [start, end]."""
+    inside = [s for s in samples if start <= s.at <= end]
+    points = []
+    for before, after in itertools.pairwise(inside):
+        elapsed = after.at - before.at
+        if elapsed <= 0:
+            continue
+        spent = sum(after.cpu_s[pid] - before.cpu_s[pid] for pid in after.cpu_s if pid in before.cpu_s)
+        points.append(Point(after.at, 100 * spent / elapsed, sum(after.rss.values())))
+    return points
 
 
 def usage(samples: Sequence[Sample], start: float, end: float) -> WindowUsage | None:

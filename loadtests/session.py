@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
@@ -19,7 +20,7 @@ import httpx
 
 from loadtests.generators.base import RemoteWorkers
 from loadtests.verify import verify
-from servebench.results.schema import Check, Topology
+from servebench.results.schema import PROCESS_MARK, Check, Topology
 from servers.process import REPO_ROOT, ExternalServer, Server, ServerProcess, StackFailed, tail
 from servers.registry import STACKS, Stack
 from shared_model.cases import BadCase, GoldenCase, bad_cases, golden_cases
@@ -192,6 +193,10 @@ def run_session(stack: Stack, model: ModelUnderTest, cpus: tuple[int, ...] | Non
         ServerProcess(stack, host=host, cpus=cpus, env={**model.server_env(), **(env or {})},
                       log_path=log, cwd=cwd))
     ended = Ended(stack, server.command(), log)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "a") as opening:  # where this process's part of the log begins
+        opening.write(f"{PROCESS_MARK} {datetime.now(UTC).isoformat(timespec='seconds')} "
+                      f"{' '.join(ended.command)}\n")
     try:
         server.start()
         ended.ready_s = server.wait_ready()

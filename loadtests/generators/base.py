@@ -68,6 +68,7 @@ class Generator(Protocol):
     name: str
     description: str
     loops: tuple[Loop, ...]
+    windows: bool  # times each answer as it comes, so a phase can be cut into windows
 
     def unavailable(self) -> str | None:
         """Why it cannot run on this machine (not installed...), or None."""

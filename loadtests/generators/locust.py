@@ -146,6 +146,7 @@ class Locust:
     description = ("Locust (FastHttpUser), one process or a master and workers; every answer is "
                    "checked, mixes of request kinds supported")
     loops: tuple[Loop, ...] = ("closed", "paced", "open")
+    windows = True
 
     def unavailable(self) -> str | None:
         return None  # a dependency of servebench itself

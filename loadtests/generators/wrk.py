@@ -207,6 +207,7 @@ class Wrk:
     description = ("wrk, one thread, one connection per user, cycling through pre-built requests; "
                    "it cannot check answers (verified before any load) and cannot drain")
     loops: tuple[Loop, ...] = ("closed",)
+    windows = False  # it hands over its latencies once, at the end of a run
 
     def unavailable(self) -> str | None:
         if shutil.which("wrk") is None:

@@ -40,15 +40,19 @@ def add_render_flag(parser: argparse.ArgumentParser) -> None:
 
 def render_result(args: argparse.Namespace, root: Path) -> None:
     """The result's page and the index of every result; a rendering fault never hides the
-    measurement, which is on disk either way."""
+    measurement, which is on disk either way, and a page that cannot be drawn never costs the
+    index (which says why the page is missing)."""
     if args.no_report:
         return
     try:
         print(f"report: {write_report(root, args.reports_dir)}")
-        print(f"index:  {write_index(root.parent, args.reports_dir)}")
     except Exception as error:
         print(f"report not rendered ({type(error).__name__}: {error}); "
               f"retry with `servebench report {root.name}`")
+    try:
+        print(f"index:  {write_index(root.parent, args.reports_dir)}")
+    except Exception as error:
+        print(f"index not rendered ({type(error).__name__}: {error}); retry with `servebench report`")
 
 
 def add_external_flags(parser: argparse.ArgumentParser) -> None:

@@ -249,7 +249,7 @@ def latency_vs_rate(loaded: LoadedCapacityRun) -> str:
     if loaded.records:
         p50.legend(fontsize=7, loc="upper left")
         p99.legend(fontsize=7, loc="upper left")
-    return plots.svg(figure)
+    return plots.svg(figure, "capacity-latency-vs-rate")
 
 
 def capacity_context(loaded: LoadedCapacityRun) -> dict[str, Any]:

@@ -13,6 +13,7 @@ class Shown:
     spread: str  # "low-high over n repeats", empty for a single value
     sort: float | None  # what a sortable column orders by
     marks: tuple[str, ...] = ()  # short warnings shown beside the value (flags)
+    state: str = ""  # "thin" (greyed: a percentile with few answers beyond it) or "withheld"
 
 
 def number(value: float | None, digits: int = 0) -> str:

@@ -8,6 +8,7 @@ from functools import cached_property
 from servebench.report.stats import Cell, cells
 from servebench.results.schema import FLOOR, Record, StackOutcome
 from servebench.results.store import LoadedRun
+from servebench.results.summary import Spread
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,23 @@ class RunView:
     @cached_property
     def users(self) -> list[int]:
         return sorted({key[2] for key in self.cells} | set(self.loaded.run.settings.users))
+
+    @cached_property
+    def batch_workloads(self) -> frozenset[str]:
+        """Workloads of batches only: their throughput is counted in predicted rows, the unit that
+        compares across batch sizes, not in requests. A mix (seed_mix) stays in requests: its
+        single predictions and probes are most of what it sends."""
+        return frozenset(r.workload for r in self.stack_records if set(r.measured.kinds) == {"batch"})
+
+    def counts_rows(self, workload: str) -> bool:
+        return workload in self.batch_workloads
+
+    def rate(self, cell: Cell) -> Spread | None:
+        """The cell's throughput in its workload's unit (rows/s for batches, else requests/s)."""
+        return cell.rows_per_s if self.counts_rows(cell.workload) else cell.rps
+
+    def rate_unit(self, workload: str) -> str:
+        return "rows/s" if self.counts_rows(workload) else "req/s"
 
     def cell(self, stack: str, workload: str, users: int) -> Cell | None:
         return self.cells.get((stack, workload, users))

@@ -3,7 +3,8 @@
 Results written before version 5 did not record what the registry declared about each stack,
 nor the definitions their flags and verdicts used: the tables below are those of the last
 servebench that wrote version 4, frozen here, so an old run's report reads what was true when
-it ran, not what today's code says.
+it ran, not what today's code says. Run headers before version 8 did not describe their
+workloads: those of the last servebench that wrote version 7 are frozen below too.
 """
 
 from __future__ import annotations
@@ -115,6 +116,16 @@ _V4_GENERATORS = {
 }
 
 
+# The workloads as servebench declared them up to schema version 7.
+_V7_WORKLOADS = {
+    "single": "single predictions only, one golden customer per request",
+    "batch": "batch predictions only, 5-20 golden customers per request",
+    "seed_mix": "the seed article's mix: 8 single : 2 batch (5-20 rows) : 1 readiness probe",
+    "ceiling": "liveness probes only: the same server's framework ceiling, with no model and no body "
+               "to validate, measured in the same run as the predictions it bounds",
+}
+
+
 def _declared(stacks: list[str], packages: dict[str, str], targets_of: dict[str, list[Json]]) -> Json:
     declared = {}
     order = list(_V4_STACKS) + [s for s in stacks if s not in _V4_STACKS]
@@ -136,6 +147,15 @@ def _checks(checks: list[Json]) -> list[Json]:
 
 
 def header(data: Json, kind: str) -> Json:
+    """A header of any older schema version as the current version would have written it."""
+    data = _header_v5(data, kind)
+    if kind == "run" and data["schema_version"] < 8:
+        workloads = data["settings"]["workloads"]
+        data = {**data, "workloads_declared": {w: _V7_WORKLOADS[w] for w in workloads if w in _V7_WORKLOADS}}
+    return data
+
+
+def _header_v5(data: Json, kind: str) -> Json:
     """A header of schema version 1-4 as version 5 would have written it."""
     if data["schema_version"] >= 5:
         return data

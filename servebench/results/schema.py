@@ -22,7 +22,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 SCHEMA_HISTORY: dict[int, str] = {
     1: "first format: run.json plus one record per stack x workload x users x repeat; latency as "
        "base64 HdrHistograms in microseconds (successful and failed answers apart), warm-up and "
@@ -50,7 +50,12 @@ SCHEMA_HISTORY: dict[int, str] = {
        "each stack under scarce resources (RobustnessRecord.limits, limits_status, limits_reason), "
        "the model time injected per row (RobustnessRun.row_cost_us) and record ids that name a "
        "stack's knob overrides; older files read with those empty",
-    8: "every header may describe the models it served (RunHeader.model_cards, by model name): kind, "
+    8: "closed-loop records carry the server's memory read once after the measured phase "
+       "(Record.memory: RSS, USS and PSS per process), a timeline of the measured phase "
+       "(Record.timeline: answers per window where the generator times each answer, CPU and RSS "
+       "per sample) and the first distinct texts of each kind of failure "
+       "(KindStats.failure_examples); run headers describe their workloads (Run.workloads_declared)",
+    9: "every header may describe the models it served (RunHeader.model_cards, by model name): kind, "
        "estimator, input, fields, classes, in-process predict_batch latency at 1, 8 and 64 rows and "
        "the per-request cost of turning a JSON body into the model's input; Run.model, soak and "
        "robustness `model` also name the model's kind; older files read with no model cards",
@@ -79,6 +84,9 @@ class KindStats(_Model):
     failures: dict[str, int]  # by kind: status_503, wrong_class, schema, transport_...
     latency: Latency  # successful answers
     failed_latency: Latency  # failed answers, kept apart
+    # failure kind -> the first few distinct answers or errors of that kind, as the generator
+    # saw them (status and body, or the transport error), shortened
+    failure_examples: dict[str, list[str]] = Field(default_factory=dict)
 
 
 class Phase(_Model):
@@ -131,6 +139,10 @@ class ServerMetrics(_Model):
     mean_queue_wait_ms: float | None
 
 
+# Opens each server process's part of a stack's log (logs/<stack>.log holds every process of
+# every repeat, one after the other): the marker, the UTC time, then the command.
+PROCESS_MARK = "==== servebench: process started"
+
 FLOOR = "floor"  # the stack name of the harness's own floor (servers/floor.py) in a run's records
 
 
@@ -151,6 +163,54 @@ class GeneratorProcess(_Model):
     node: str  # Locust's worker id (hostname_...), or "local"
     host: str
     cpu_percent: float  # 100 = one core
+
+
+class ProcessMemory(_Model):
+    pid: int
+    name: str
+    rss_mb: float  # resident: pages shared with other processes counted here too
+    uss_mb: float | None  # unique: pages no other process maps (None where the OS cannot tell)
+    pss_mb: float | None  # proportional: each shared page split among the processes mapping it
+
+
+class Memory(_Model):
+    """The server's process tree read once right after the measured phase, outside it: smaps
+    is walked page by page, too costly to read while measuring."""
+
+    processes: list[ProcessMemory]
+    rss_mb: float  # summed over the tree: a page shared by n processes counted n times
+    uss_mb: float | None  # summed: what the tree alone holds, its shared pages left out
+    pss_mb: float | None  # summed: the tree's memory with every shared page counted once overall
+
+
+class TimelineWindow(_Model):
+    """Answers that arrived in one stretch of the measured phase."""
+
+    start_s: float  # from the measured phase's opening
+    duration_s: float  # the window's length; shorter for the last one (the drain)
+    requests: int
+    failures: int
+    rows: int
+    p50_ms: float | None  # of the successful answers in the window
+    p99_ms: float | None
+    max_ms: float | None
+
+
+class ResourcePoint(_Model):
+    """One sampling interval of the measured phase."""
+
+    t_s: float  # its end, from the measured phase's opening
+    server_cpu_percent: float  # 100 = one core, the server's process tree
+    server_rss_mb: float  # summed RSS of the tree at the sample
+    generator_cpu_percent: float | None  # every generator process together
+
+
+class Timeline(_Model):
+    """The measured phase over time: answers per window and the sampled CPU and memory."""
+
+    window_s: float | None  # None: the generator does not time answers one by one (wrk)
+    windows: list[TimelineWindow]
+    resources: list[ResourcePoint]
 
 
 class Record(_Model):
@@ -176,6 +236,8 @@ class Record(_Model):
     rows_server: float | None  # the server's ml_predictions_total success delta
     raw_dir: str  # relative to the run directory
     client: ClientShare | None = None  # the harness's own share of the latency, where measured
+    memory: Memory | None = None  # read right after the measured phase (schema 8)
+    timeline: Timeline | None = None  # the measured phase over time (schema 8)
     generator_processes: list[GeneratorProcess] = Field(default_factory=list)  # Locust's, as reported
     # Answers in the measured phase per replica, where the stack names the one that answered.
     replicas: dict[str, int] = Field(default_factory=dict)
@@ -384,3 +446,5 @@ class Run(RunHeader):
     settings: Settings
     stacks: list[StackOutcome]
     floor: StackOutcome | None = None  # the floor's measurements, one per workload x users
+    # workload -> what each user sends, as declared when the run happened
+    workloads_declared: dict[str, str] = Field(default_factory=dict)

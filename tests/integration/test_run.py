@@ -17,7 +17,7 @@ from loadtests.run import run as orchestrate
 from loadtests.workloads import RUN_PROFILES
 from servebench.cli import main
 from servebench.results.histogram import decode, percentiles_ms
-from servebench.results.schema import Record
+from servebench.results.schema import PROCESS_MARK, Record
 from servebench.results.store import load_run
 from servers.registry import STACKS, Stack
 
@@ -72,8 +72,17 @@ def test_a_smoke_run_of_two_stacks_writes_consistent_records(tmp_path: Path) -> 
         _assert_consistent(record)
         assert record.knobs == dict(STACKS[record.stack].knobs)
         assert (root / record.raw_dir / "locust-result.json").exists()
+        # Read once after the phase: every process of the tree, unique and proportional memory.
+        held = record.memory
+        assert held is not None and held.processes and held.uss_mb is not None and held.pss_mb is not None
+        assert 0 < held.uss_mb <= held.pss_mb <= held.rss_mb
+        # The measured phase over time: every answer in a window, CPU and memory per sample.
+        timeline = record.timeline
+        assert timeline is not None and timeline.window_s == pytest.approx(TINY.measure_s / 10)
+        assert sum(w.requests for w in timeline.windows) == record.measured.requests
+        assert timeline.resources and all(p.server_cpu_percent >= 0 for p in timeline.resources)
     for outcome in run.stacks:
-        assert (root / outcome.log).stat().st_size > 0
+        assert (root / outcome.log).read_text().startswith(PROCESS_MARK)  # each process's part marked
     assert run.settings.users == list(TINY.users) and run.model["sha256"]
 
 

@@ -134,9 +134,10 @@ def test_index_lists_capacity_runs_marked_and_report_dispatches_on_the_run_kind(
     assert f"report: {reports / RUN_ID / 'index.html'}" in capsys.readouterr().out
     index = write_index(results, reports).read_text()
     assert index.index(RUN_ID) < index.index(FIXTURE.name)
-    assert '<span class="mk kind">capacity</span>' in index and f'href="{RUN_ID}/index.html"' in index
+    assert 'data-kind="capacity"' in index and f'href="{RUN_ID}/index.html"' in index
     assert "capacity: fastapi_batcher__default serves 100 req/s" in index
-    assert index.count('class="mk kind"') == 1  # the closed-loop run is not marked
+    assert index.count('data-kind="capacity"') == 1 and index.count('data-kind="run"') == 1
+    assert "single, p99 SLO 50 ms" in index  # what sets a capacity run apart: its workload and SLO
 
 
 def test_show_prints_the_capacity_table_from_disk(results: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -20,5 +20,6 @@ def test_headline_and_context_name_failed_stacks(loaded: LoadedRun) -> None:
     assert headline(view).endswith(f"; failed: {stack}")
     context = run_context(view)
     assert [o.stack for o in context["failed"]] == [stack]
-    assert context["reference"] == view.measured_stacks[0]
+    declared = view.loaded.run.stacks_declared
+    assert declared[context["reference"]].role == "reference"  # flask_gunicorn, the baseline
     assert all(section["distribution_users"] == max(view.users) for section in context["workloads"])

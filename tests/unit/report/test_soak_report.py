@@ -176,7 +176,7 @@ def test_report_renders_the_latest_soak_and_the_index_lists_both_kinds(tmp_path:
     assert f"report: {page}" in out
     assert SoakPage(page.read_text()).verdicts == {"flask_gunicorn": "stable"}
     index = (reports / "index.html").read_text()
-    rows = re.findall(r'<tr data-kind="(\w+)"><td class="l" data-sort="([^"]+)"', index)
+    rows = re.findall(r'<tr data-kind="(\w+)" data-run="([^"]+)"', index)
     assert rows == [("soak", "20260101T000000Z-abc-soak"), ("run", "20250101T000000Z-run"),
                     ("soak", "20240101T000000Z-abc-soak"), ("soak", "20230101T000000Z-old-soak")]
     assert 'href="20260101T000000Z-abc-soak/index.html"' in index
@@ -194,5 +194,5 @@ def test_soak_ids_are_refused_where_only_measurement_runs_make_sense(tmp_path: P
     assert main(["compare", "20250101T000000Z-run", "20260101T000000Z-abc-soak", *args]) == 1
     assert main(["compare", "latest", "20250101T000000Z-run", *args]) == 0  # latest measurement run
     err = capsys.readouterr().err
-    assert "--reference and --users apply to closed-loop runs, not soak runs" in err
+    assert "--reference, --users and --p99-budget-ms apply to closed-loop runs, not soak runs" in err
     assert "20260101T000000Z-abc-soak is a soak run" in err
