@@ -28,8 +28,6 @@ from servers.registry import STACKS
 from shared_model.models import get_model
 from tests.user_models import NAMES, add, train
 
-pytestmark = pytest.mark.serial  # every stack in turn, under load
-
 
 @pytest.fixture(scope="module")
 def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
