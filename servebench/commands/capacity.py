@@ -69,7 +69,7 @@ def register(subparsers: Any) -> None:
                         help="overload factors of the measured capacity (none: skip)")
     parser.add_argument("--max-send-lag-ms", type=float,
                         help="a step whose p99 send lag (actual - intended) exceeds this is invalid "
-                        f"(default: {SEND_LAG_SHARE:.0%} of the SLO)")
+                        f"(default: {SEND_LAG_SHARE * 100:.0f} %% of the SLO)")
     add_pinning_flags(parser)
     parser.add_argument("--locust-workers", type=int, default=int(env("SERVEBENCH_LOCUST_WORKERS", "0")),
                         help="0: one Locust process; N: N processes share the schedule")
