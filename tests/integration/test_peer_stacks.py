@@ -9,7 +9,6 @@ process behind.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,9 +18,9 @@ import psutil
 import pytest
 
 from servers.process import ServerProcess
-from servers.protocols import CONTRACT_BODIES, NativeRequest
-from servers.registry import PATHS, STACKS, Stack
-from shared_model.cases import BAD, GOLDEN_REQUESTS, SEED_EXAMPLE, BadCase, GoldenCase
+from servers.protocols import NativeRequest
+from servers.registry import STACKS, Stack
+from shared_model.cases import BAD, GOLDEN_REQUESTS, SEED_EXAMPLE, GoldenCase
 
 PEERS = [name for name, stack in STACKS.items() if stack.protocol.name != "contract"]
 JSON_TYPE = "application/json"
@@ -130,35 +129,11 @@ def test_metrics_as_declared(peer: Started) -> None:
         assert "ml_predictions_total{" in response.text
 
 
-def _native(stack: Stack, case: BadCase) -> NativeRequest | None:
-    """The bad case in the stack's protocol, or None where the protocol cannot express it."""
-    protocol, paths = stack.protocol, stack.paths
-    if protocol is CONTRACT_BODIES:
-        path = paths["batch"] if case.path == PATHS["batch"] else paths["predict"]
-        headers = {"Content-Type": case.content_type} if case.content_type else {}
-        return NativeRequest(case.method, path, case.body, {**headers, **case.headers})
-    good = protocol.request([SEED_EXAMPLE], False, paths)
-    if case.group in ("schema", "range"):
-        return protocol.request([json.loads(case.body)], False, paths)
-    if case.name == "batch_too_many":
-        return protocol.request([SEED_EXAMPLE] * 101, True, paths)
-    if case.name == "batch_one_bad_item":
-        return protocol.request(json.loads(case.body)["items"], True, paths)
-    if case.group == "media_type":
-        headers = {"Content-Type": case.content_type} if case.content_type else {}
-        return NativeRequest("POST", good.path, good.body, headers)
-    if case.group == "method":
-        return NativeRequest(case.method, good.path, good.body if case.body else b"", dict(good.headers))
-    if case.group in ("syntax", "size"):
-        return NativeRequest("POST", good.path, case.body, {"Content-Type": JSON_TYPE})
-    return None  # the contract's batch envelope ({"items": ...}) has no counterpart
-
-
 def test_bad_input_as_declared(peer: Started) -> None:
     stack = peer.stack
     wrong = {}
     for case in BAD:
-        request = _native(stack, case)
+        request = stack.protocol.bad_request(case, stack.paths)
         if request is None:
             continue
         response = _send(peer.server, request)
