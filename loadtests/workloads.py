@@ -78,7 +78,8 @@ WORKLOADS: Mapping[str, Workload] = MappingProxyType({w.name: w for w in _WORKLO
 PREDICTION_WORKLOADS = ("single", "batch", "seed_mix")
 
 # Durations: `quick` fits in ~3 minutes; `full` measures 1 s windows in three fresh processes,
-# which took every registered stack (15) 22 minutes on a 2-core machine (2 s windows: ~25);
+# which took every registered stack (15) 22 minutes on a 2-core machine (2 s windows: 21.5 with
+# four of them failing verification early);
 # the repeats' median spread moved by under a point at p50 and req/s between the two (their p99
 # tail widened). `servebench run` prints the estimate computed from these numbers.
 _PROFILES = (
