@@ -73,11 +73,8 @@ class RunConfig:
 
     def measurement_s(self, workload: str) -> float:
         p = self.profile
-        name = self.generator(workload).name
-        overhead = GENERATOR_OVERHEAD_S.get(name, 2.0) + (WORKER_OVERHEAD_S if self.locust_workers else 0.0)
-        if name == "wrk":  # whole seconds per phase
-            return round(p.warmup_s) + round(p.measure_s) + overhead
-        return p.warmup_s + p.measure_s + overhead
+        overhead = GENERATOR_OVERHEAD_S.get(self.generator(workload).name, 2.0)
+        return p.warmup_s + p.measure_s + overhead + (WORKER_OVERHEAD_S if self.locust_workers else 0.0)
 
     def estimate_s(self) -> float:
         per_process = PROCESS_OVERHEAD_S + sum(self.measurement_s(w) for w, _ in self.measurements())

@@ -23,8 +23,11 @@ up to one request per connection more (those cut off in flight).
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Sequence
@@ -106,8 +109,9 @@ def script(pool: Sequence[PlannedRequest], out: Path) -> str:
 
 
 def whole_seconds(seconds: float) -> int:
-    """wrk's --duration takes whole seconds (at least one)."""
-    return max(1, round(seconds))
+    """wrk's --duration takes whole seconds (at least one): the run is given the next whole
+    second and interrupted at `seconds` (see run_phase)."""
+    return max(1, math.ceil(seconds))
 
 
 def histogram(pairs: Sequence[Sequence[int]]) -> HdrHistogram:
@@ -158,7 +162,12 @@ class _Run:
 
 def run_phase(settings: GeneratorSettings, url: str, users: int, duration_s: float,
               script_path: Path, out: Path, log: Path, server: Source) -> _Run:
-    """One wrk run: `users` connections for `duration_s`, sampling wrk and the server."""
+    """One wrk run: `users` connections for `duration_s`, sampling wrk and the server.
+
+    A phase shorter than a whole second (a 0.5 s warm-up) is a run of the next whole second
+    that gets SIGINT at `duration_s`: wrk stops its connections, reports and calls the
+    script's done() just as at the end of its duration, and the duration it reports is the
+    one it ran."""
     seconds = whole_seconds(duration_s)
     argv = settings.pin(["wrk", "--threads", "1", "--connections", str(users),
                          "--duration", f"{seconds}s", "--timeout", f"{TIMEOUT_S}s",
@@ -172,6 +181,11 @@ def run_phase(settings: GeneratorSettings, url: str, users: int, duration_s: flo
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT)
         handle.append(psutil.Process(proc.pid))
         started = time.time()
+        if duration_s < seconds:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=duration_s)
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
         try:
             code: int | None = proc.wait(timeout=seconds + TIMEOUT_S + 30)
         except subprocess.TimeoutExpired:
@@ -179,7 +193,7 @@ def run_phase(settings: GeneratorSettings, url: str, users: int, duration_s: flo
             proc.wait()
             code = None
     # The usage window is while wrk ran: CPU is read from samples that saw its process alive.
-    ended = min(time.time(), started + seconds)
+    ended = min(time.time(), started + duration_s)
     result = json.loads(out.read_text()) if out.exists() else None
     return _Run(argv, result, started, ended, code, sampler.samples, sampler.cpus)
 
@@ -208,6 +222,7 @@ class Wrk:
                    "it cannot check answers (verified before any load) and cannot drain")
     loops: tuple[Loop, ...] = ("closed",)
     windows = False  # it hands over its latencies once, at the end of a run
+    drains = False  # settle() watches the server's counter instead
 
     def unavailable(self) -> str | None:
         if shutil.which("wrk") is None:

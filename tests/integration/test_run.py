@@ -114,8 +114,14 @@ def test_wrk_measures_predictions_and_the_ceiling_with_exact_histograms(tmp_path
 def test_auto_takes_the_least_intrusive_generator_each_workload_allows(tmp_path: Path) -> None:
     root, run = orchestrate(_config(tmp_path, ("fastapi_inline",), workloads=("single", "seed_mix"),
                                     users=(2,), generator="auto"))
-    by_workload = {r.workload: r.generator for r in load_run(root).records if r.stack != "floor"}
+    records = {r.workload: r for r in load_run(root).records if r.stack != "floor"}
+    by_workload = {w: r.generator for w, r in records.items()}
     assert by_workload == {"single": "wrk", "seed_mix": "locust"}  # wrk cannot mix kinds
+    # wrk's durations are whole seconds: the 0.5 s warm-up is a run interrupted at that time,
+    # which still hands over its latencies.
+    warmup = records["single"].warmup
+    assert warmup.nominal_s == 0.5 and 0 < warmup.duration_s < 1.0
+    assert warmup.requests == warmup.latency.count > 0
     assert set(run.generators) == {"wrk", "locust"} and run.settings.generator == "locust+wrk"
 
 
