@@ -79,27 +79,31 @@ def _bad(server: Server, cases: Sequence[BadCase], model: ModelSchema) -> list[C
     although the matrix still counts it as a failure."""
     stack = server.stack
     checks = []
-    for case in cases:
-        native = stack.protocol.bad_request(case, stack.paths, model)
-        if native is None:  # e.g. the contract's {"items": ...} envelope in a tensor protocol
-            continue
-        status, declared_body = stack.expected_bad(case)
-        try:
-            response = httpx.request(native.method, server.url + native.path, content=native.body,
-                                     headers=dict(native.headers), timeout=VERIFY_TIMEOUT_S)
-            seen, error_body = response.status_code, is_error_body(response.content)
-        except httpx.TransportError as error:
-            checks.append(Check(name=f"bad_{case.name}", ok=False, group=case.group,
-                                detail=f"fail: {type(error).__name__}: {error}"))
-            continue
-        ready = httpx.get(server.url_for("ready"), timeout=VERIFY_TIMEOUT_S).status_code == 200
-        outcome = classify(stack, case, seen, error_body, ready)
-        as_declared = ready and seen == status and (error_body or not declared_body)
-        checks.append(Check(
-            name=f"bad_{case.name}", ok=outcome in ("pass", "declared") or as_declared, group=case.group,
-            detail=f"{outcome}: status {seen}, declared {status}, "
-                   f"ErrorBody {'yes' if error_body else 'no'}, ready after {'yes' if ready else 'no'}",
-        ))
+    # One client (building one costs tens of milliseconds) that keeps no connection alive.
+    fresh = httpx.Client(base_url=server.url, timeout=VERIFY_TIMEOUT_S,
+                         limits=httpx.Limits(max_keepalive_connections=0))
+    with fresh:
+        for case in cases:
+            native = stack.protocol.bad_request(case, stack.paths, model)
+            if native is None:  # e.g. the contract's {"items": ...} envelope in a tensor protocol
+                continue
+            status, declared_body = stack.expected_bad(case)
+            try:
+                response = fresh.request(native.method, native.path, content=native.body,
+                                         headers=dict(native.headers))
+                seen, error_body = response.status_code, is_error_body(response.content)
+            except httpx.TransportError as error:
+                checks.append(Check(name=f"bad_{case.name}", ok=False, group=case.group,
+                                    detail=f"fail: {type(error).__name__}: {error}"))
+                continue
+            ready = fresh.get(server.url_for("ready")).status_code == 200
+            outcome = classify(stack, case, seen, error_body, ready)
+            as_declared = ready and seen == status and (error_body or not declared_body)
+            checks.append(Check(
+                name=f"bad_{case.name}", ok=outcome in ("pass", "declared") or as_declared, group=case.group,
+                detail=f"{outcome}: status {seen}, declared {status}, "
+                       f"ErrorBody {'yes' if error_body else 'no'}, ready after {'yes' if ready else 'no'}",
+            ))
     return checks
 
 
