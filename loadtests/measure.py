@@ -179,16 +179,20 @@ def client_share(measured: Phase, floor: Record | None) -> ClientShare | None:
 
 def _flags(measured: Phase, warmup: Phase, users: int, res: Resources | None,
            rows_sent: int, rows_server: float | None, bound: bool, slack: int = 0,
-           check_counts: bool = True, client: ClientShare | None = None) -> list[str]:
+           check_counts: bool = True, client: ClientShare | None = None,
+           drain_seen: bool = True) -> list[str]:
     """`slack`: rows the two counts may differ by either way (requests in flight at a window's
     edges, for a generator that cannot drain: a request the server counted before the window
-    opened can be answered inside it, and one counted inside it answered after it closed)."""
+    opened can be answered inside it, and one counted inside it answered after it closed).
+    `drain_seen`: whether the phases' ends could be judged at all (see Generator.drains)."""
     flags = []
     if bound:
         flags.append("generator_bound")
     if client is not None and client.share > CLIENT_SHARE_PERCENT / 100:
         flags.append("client_bound")
-    if not (measured.drained and warmup.drained):
+    if not drain_seen:
+        flags.append("drain_unknown")
+    elif not (measured.drained and warmup.drained):
         flags.append("not_drained")
     if not check_counts:
         pass  # the floor predicts nothing: there is no server counter to agree with
@@ -253,15 +257,16 @@ def measure(session: Session, generator: Generator, workload: str, users: int, r
     bound = (res is not None and res.generator_max_process_cpu_percent > GENERATOR_BOUND_PERCENT) or any(
         p.cpu_percent > GENERATOR_BOUND_PERCENT for p in processes)
     client = client_share(measured, floor)
+    # A stack that declares no ml_* metrics has no counter to agree with (and maybe no /metrics).
+    counted = server.stack.deviation_for("ml_metrics") is None
     return Record(
         record_id=record_id, stack=server.stack.name, workload=workload, users=users, repeat=repeat,
         knobs=dict(server.stack.knobs), command=server.command(), generator=generator.name,
         generator_commands=driven.commands, locust_workers=settings.generator.workers,
         time_to_ready_s=session.ready_s, shutdown_s=None, warmup=warmup, measured=measured,
         resources=res, server_metrics=metrics, generator_bound=bound,
-        # A stack that declares no ml_* metrics has no counter to agree with (and no /metrics).
         flags=_flags(measured, warmup, users, res, rows_sent, rows_server, bound, driven.slack_rows,
-                     check_counts and server.stack.deviation_for("ml_metrics") is None, client),
+                     check_counts and counted, client, drain_seen=generator.drains or counted),
         rows_sent=rows_sent, rows_server=rows_server, raw_dir=str(driven.raw_dir.relative_to(run_root)),
         client=client, generator_processes=processes, replicas=window.replicas, memory=held,
         timeline=timeline(window, window_s, driven.samples),

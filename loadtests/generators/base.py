@@ -69,6 +69,9 @@ class Generator(Protocol):
     description: str
     loops: tuple[Loop, ...]
     windows: bool  # times each answer as it comes, so a phase can be cut into windows
+    # Ends a phase only once its own requests are answered; if not, the phase's end is judged
+    # by the server's prediction counter, which a stack without one cannot give.
+    drains: bool
 
     def unavailable(self) -> str | None:
         """Why it cannot run on this machine (not installed...), or None."""

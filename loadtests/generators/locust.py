@@ -147,6 +147,7 @@ class Locust:
                    "checked, mixes of request kinds supported")
     loops: tuple[Loop, ...] = ("closed", "paced", "open")
     windows = True
+    drains = True
 
     def unavailable(self) -> str | None:
         return None  # a dependency of servebench itself

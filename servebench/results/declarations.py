@@ -24,6 +24,9 @@ RUN_FLAGS: dict[str, Flag] = {
                                                   "generator's CPUs"),
     "not_drained": Flag(code="D", meaning="requests were still in flight at a phase boundary after the "
                                           "drain timeout"),
+    "drain_unknown": Flag(code="K", meaning="the generator cannot wait for its requests in flight and "
+                                            "the stack has no prediction counter to watch: whether "
+                                            "each phase ended drained is unknown"),
     "count_mismatch": Flag(code="C", meaning="the generator's predicted rows differ from the server's "
                                              "ml_predictions_total delta (wrk: by more than a request "
                                              "per connection)"),
