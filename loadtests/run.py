@@ -37,10 +37,10 @@ from servers.floor import FLOOR_STACK
 from servers.process import REPO_ROOT, StackFailed
 from servers.registry import STACKS, Stack
 
-# Fixed costs per server process (start, verify, stop) and per measurement, measured on a
-# 2-core machine; used only for the printed estimate.
-PROCESS_OVERHEAD_S = 8.0  # 4 s for the FastAPI stacks, 10-15 s for BentoML and LitServe
-GENERATOR_OVERHEAD_S = {"locust": 2.0, "wrk": 0.5}
+# Fixed costs per server process (start, verify, stop) and per measurement beyond its phases,
+# measured on a 2-core machine (`make bench-all`, 15 stacks); used only for the printed estimate.
+PROCESS_OVERHEAD_S = 6.0  # 1.5 s for the FastAPI stacks, 4-7 s for most peers, 17 s for Ray
+GENERATOR_OVERHEAD_S = {"locust": 1.0, "wrk": 0.3}
 WORKER_OVERHEAD_S = 3.0
 
 
