@@ -12,6 +12,16 @@ import subprocess
 import sys
 from collections.abc import Iterator
 
+# Busy, but it looks up from time to time and ends once its parent (this test process) is gone:
+# a test killed by a signal runs no finalizer, and a hog left behind slows every later run.
+_HOG = """
+import os, sys
+parent = int(sys.argv[1])
+while os.getppid() == parent:
+    for _ in range(1_000_000):
+        pass
+"""
+
 
 def server_cpu() -> int:
     """The CPU servebench pins servers to by default: the last usable one."""
@@ -21,7 +31,7 @@ def server_cpu() -> int:
 @contextlib.contextmanager
 def cpu_hog(cpu: int | None = None) -> Iterator[subprocess.Popen[bytes]]:
     hog = subprocess.Popen(["taskset", "--cpu-list", str(server_cpu() if cpu is None else cpu),
-                            sys.executable, "-c", "while True: pass"])
+                            sys.executable, "-c", _HOG, str(os.getpid())])
     try:
         yield hog
     finally:
