@@ -80,9 +80,8 @@ def _bad(server: Server, cases: Sequence[BadCase], model: ModelSchema) -> list[C
     stack = server.stack
     checks = []
     # One client (building one costs tens of milliseconds) that keeps no connection alive.
-    fresh = httpx.Client(base_url=server.url, timeout=VERIFY_TIMEOUT_S,
-                         limits=httpx.Limits(max_keepalive_connections=0))
-    with fresh:
+    with httpx.Client(base_url=server.url, timeout=VERIFY_TIMEOUT_S,
+                      limits=httpx.Limits(max_keepalive_connections=0)) as fresh:
         for case in cases:
             native = stack.protocol.bad_request(case, stack.paths, model)
             if native is None:  # e.g. the contract's {"items": ...} envelope in a tensor protocol

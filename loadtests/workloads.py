@@ -78,10 +78,10 @@ WORKLOADS: Mapping[str, Workload] = MappingProxyType({w.name: w for w in _WORKLO
 PREDICTION_WORKLOADS = ("single", "batch", "seed_mix")
 
 # Durations: `quick` fits in ~3 minutes; `full` measures 1 s windows after 0.5 s warm-ups in
-# three fresh processes, which took every registered stack (15) 18.6 minutes on a 2-core
-# machine (2 s windows: 21.5 with four of them failing verification early); the repeats' median
-# spread moved by under a point at p50 and req/s between the two (their p99 tail widened).
-# `servebench run` prints the estimate computed from loadtests/run.py's overheads.
+# three fresh processes: every registered stack (15) in 18.6 minutes on a 2-core machine. Its
+# 1 s windows did not widen the repeats' median spread at p50 and req/s by more than a point
+# against 2 s windows, nor did the 0.5 s wrk warm-up (1 s before) widen it at all. `servebench
+# run` prints the estimate computed from loadtests/run.py's overheads.
 _PROFILES = (
     RunProfile("quick", "one short look at each stack: single and seed_mix at 16 users, once",
                workloads=("single", "seed_mix"), users=(16,), warmup_s=0.5, measure_s=2.0, repeats=1),
