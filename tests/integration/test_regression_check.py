@@ -1,6 +1,8 @@
 """The latency gate measures the base commit and the working tree in the same run: an injected
-30 % slowdown of one stack is a regression of that stack only, on a quiet host and with a
-CPU-bound process sharing the server's core."""
+30 % slowdown of one stack is a regression of that stack only on a quiet host; with a CPU-bound
+process sharing the server's core, the gate still calls no other stack a regression and never
+passes the slowed one (it may say it could not measure it: a disturbed host widens the
+intervals, it can hide a regression, never invent one)."""
 
 from __future__ import annotations
 
@@ -47,9 +49,15 @@ def test_an_injected_slowdown_is_a_regression_of_that_stack_only(tmp_path: Path,
     run, records = loaded.run, {r.record_id: r for r in loaded.records}
     verdicts = {(c.stack, c.metric): c for c in run.comparisons}
     slowed = verdicts[(SLOWED, "p50")]
-    assert slowed.verdict == "REGRESSION", out
-    assert slowed.low > slowed.tolerance, out
-    assert checked.returncode == run.exit_code == 1, out
+    if host == "quiet":
+        assert slowed.verdict == "REGRESSION", out
+        assert slowed.low > slowed.tolerance, out
+    else:
+        # The hog's time slices reach some processes' /health too (one of six at 4x its
+        # siblings' p50 was seen), and the ratio's interval can then straddle the tolerance.
+        assert slowed.verdict in ("REGRESSION", "inconclusive"), out
+    expected_exit = 1 if slowed.verdict == "REGRESSION" else 2
+    assert checked.returncode == run.exit_code == expected_exit, out
     for metric in ("p50", "p99", "health_p50"):
         assert verdicts[(STACKS[1], metric)].verdict != "REGRESSION", out
     # Both sides were measured, in fresh processes, the slowdown only on the head.
