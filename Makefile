@@ -83,8 +83,8 @@ model: $(STAMP)
 # Tests marked serial measure latency or load the machine: they run alone, after the others.
 test: lint envs sysdeps sysdeps-browser
 	$(BIN)/python -m shared_model.training --all
-	$(BIN)/python -m pytest -q -n 2 --dist loadscope -m "not serial"
-	$(BIN)/python -m pytest -q -m serial
+	$(BIN)/python -m pytest -q -n 2 --dist loadscope --no-loadscope-reorder -m "not serial" --durations=15
+	$(BIN)/python -m pytest -q -m serial --durations=15
 
 # The unit tests alone: no server is started (well under a minute).
 test-unit: $(STAMP)

@@ -39,6 +39,9 @@ MARKER = "SERVEBENCH_TEST_MARKER"  # inherited by every process the stack starts
 LOAD_DELAY_S = 3.0
 LOOPBACK_PREFIXES = ("127.", "[::ffff:127.", "::ffff:127.", "[::1]", "::1")
 
+# Ray's clusters take tens of seconds each to start and stop: started first (tests/conftest.py).
+pytestmark = pytest.mark.long
+
 
 def _require_env(stack: Stack) -> None:
     if not Path(stack.python).exists():

@@ -28,6 +28,9 @@ from servers.registry import STACKS
 from shared_model.models import get_model
 from tests.user_models import NAMES, add, train
 
+# Three tests of minutes each (every stack on each model): started first (tests/conftest.py).
+pytestmark = pytest.mark.long
+
 
 @pytest.fixture(scope="module")
 def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
