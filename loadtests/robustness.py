@@ -9,7 +9,6 @@ classified against the contract and against the stack's declared deviations.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from loadtests.classify import classify, is_error_body
+from loadtests.bad_inputs import ask, fresh_client, send_with
 from loadtests.connection_cases import (
     CONNECTION_CASES,
     ConnectionCase,
@@ -49,15 +48,6 @@ ROW_COST_US = 5000
 TRICKLE_GAP_S = 0.005
 
 
-def _send(client: httpx.Client, native: NativeRequest) -> tuple[int | None, bytes]:
-    try:
-        response = client.request(native.method, native.path, content=native.body,
-                                  headers=dict(native.headers))
-    except httpx.HTTPError:
-        return None, b""
-    return response.status_code, response.content
-
-
 def slow_body_case(model: ModelSchema | None = None) -> BadCase:
     """An invalid body that trickles in byte by byte: must end in a 4xx, not a hang.
 
@@ -78,7 +68,7 @@ def slow_headers_case(model: ModelSchema | None = None) -> BadCase:
     return replace(slow_body_case(model), name="slow_headers")
 
 
-def _send_slowly(server: Server, native: NativeRequest, trickled: str) -> tuple[int | None, bytes]:
+def _send_slowly(server: Server, native: NativeRequest, trickled: str) -> tuple[int | None, bytes, str]:
     """Send `native` with its head or its body (`trickled`) one byte every TRICKLE_GAP_S."""
     headers = {**native.headers, "Content-Length": str(len(native.body)), "Connection": "close"}
     head = request_head(native.method, native.path, server.host, headers)
@@ -91,11 +81,11 @@ def _send_slowly(server: Server, native: NativeRequest, trickled: str) -> tuple[
                 connection.send(head)
                 connection.trickle(native.body, TRICKLE_GAP_S)
             answer = connection.read_response()
-    except OSError:
-        return None, b""
+    except OSError as error:
+        return None, b"", f"{type(error).__name__}: {error}"
     if not isinstance(answer, RawResponse):
-        return None, b""
-    return answer.status, answer.body
+        return None, b"", str(answer)
+    return answer.status, answer.body, ""
 
 
 def _ready(server: Server) -> bool:
@@ -112,30 +102,17 @@ SLOW_CASES = {"slow_body": "body", "slow_headers": "head"}
 def bad_inputs(server: Server, client: httpx.Client, cases: Sequence[BadCase] | None = None,
                model: ModelSchema | None = None) -> list[CaseResult]:
     """Every bad case (default: churn's BAD and the trickled ones), classified against the
-    stack's declarations."""
-    stack = server.stack
-    results = []
-    for case in cases if cases is not None else (*BAD, slow_body_case(), slow_headers_case()):
-        native = stack.protocol.bad_request(case, stack.paths, model)
-        if native is None:  # the protocol cannot carry it (e.g. the contract's batch envelope)
-            continue
-        started = time.perf_counter()
+    stack's declarations; the trickled ones on raw connections of their own."""
+    plain = send_with(client)
+
+    def send(case: BadCase, native: NativeRequest) -> tuple[int | None, bytes, str]:
         if case.name in SLOW_CASES:
-            status, body = _send_slowly(server, native, SLOW_CASES[case.name])
-        else:
-            status, body = _send(client, native)
-        latency_ms = (time.perf_counter() - started) * 1000
-        ready = _ready(server)
-        error_body = status is not None and is_error_body(body)
-        results.append(
-            CaseResult(
-                case=case.name, group=case.group, expected=case.status,
-                declared=stack.expected_bad(case)[0], status=status, error_body=error_body,
-                latency_ms=round(latency_ms, 2), ready_after=ready,
-                outcome=classify(stack, case, status, error_body, ready),
-            )
-        )
-    return results
+            return _send_slowly(server, native, SLOW_CASES[case.name])
+        return plain(case, native)
+
+    with fresh_client(server, CASE_TIMEOUT_S) as fresh:
+        return ask(server, cases if cases is not None else (*BAD, slow_body_case(), slow_headers_case()),
+                   model, send, fresh)
 
 
 def connection_level(probe: Probe, cases: Sequence[ConnectionCase] = CONNECTION_CASES) -> list[CaseResult]:

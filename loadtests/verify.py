@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import httpx
 
-from loadtests.classify import classify, is_error_body
+from loadtests.bad_inputs import ask, fresh_client, send_with
 from servebench.results.schema import Check
 from servers.process import Server
 from servers.protocols import Answer, NotAnAnswer, served_schema
@@ -70,39 +70,28 @@ def _golden(client: httpx.Client, stack: Stack, golden: Sequence[GoldenCase],
 
 
 def _bad(server: Server, cases: Sequence[BadCase], model: ModelSchema) -> list[Check]:
-    """Each bad case the stack's protocol can carry, classified as loadtests.robustness does;
+    """Each bad case the stack's protocol can carry, classified as the robustness matrix does;
     the detail starts with that outcome and a colon (the report's matrix reads it back).
 
-    Each case and each readiness check on a connection of its own: some frameworks close the
-    connection after an error answer, and the next request must not inherit that. A peer's
-    declared 5xx (measured and documented in the registry) does not stop it being measured,
-    although the matrix still counts it as a failure."""
+    Each case and each readiness check on a connection of its own (loadtests/bad_inputs.py). A
+    peer's declared 5xx (measured and documented in the registry) does not stop it being
+    measured, although the matrix still counts it as a failure."""
     stack = server.stack
+    by_name = {case.name: case for case in cases}
+    with fresh_client(server, VERIFY_TIMEOUT_S) as fresh:
+        found = ask(server, cases, model, send_with(fresh), fresh)
     checks = []
-    # One client (building one costs tens of milliseconds) that keeps no connection alive.
-    with httpx.Client(base_url=server.url, timeout=VERIFY_TIMEOUT_S,
-                      limits=httpx.Limits(max_keepalive_connections=0)) as fresh:
-        for case in cases:
-            native = stack.protocol.bad_request(case, stack.paths, model)
-            if native is None:  # e.g. the contract's {"items": ...} envelope in a tensor protocol
-                continue
-            status, declared_body = stack.expected_bad(case)
-            try:
-                response = fresh.request(native.method, native.path, content=native.body,
-                                         headers=dict(native.headers))
-                seen, error_body = response.status_code, is_error_body(response.content)
-            except httpx.TransportError as error:
-                checks.append(Check(name=f"bad_{case.name}", ok=False, group=case.group,
-                                    detail=f"fail: {type(error).__name__}: {error}"))
-                continue
-            ready = fresh.get(server.url_for("ready")).status_code == 200
-            outcome = classify(stack, case, seen, error_body, ready)
-            as_declared = ready and seen == status and (error_body or not declared_body)
-            checks.append(Check(
-                name=f"bad_{case.name}", ok=outcome in ("pass", "declared") or as_declared, group=case.group,
-                detail=f"{outcome}: status {seen}, declared {status}, "
-                       f"ErrorBody {'yes' if error_body else 'no'}, ready after {'yes' if ready else 'no'}",
-            ))
+    for seen in found:
+        case = by_name[seen.case]
+        declared_body = stack.expected_bad(case)[1]
+        as_declared = (seen.ready_after and seen.status == seen.declared
+                       and (seen.error_body or not declared_body))
+        detail = (f"{seen.outcome}: {seen.detail}" if seen.status is None else
+                  f"{seen.outcome}: status {seen.status}, declared {seen.declared}, "
+                  f"ErrorBody {'yes' if seen.error_body else 'no'}, "
+                  f"ready after {'yes' if seen.ready_after else 'no'}")
+        checks.append(Check(name=f"bad_{case.name}", ok=seen.outcome in ("pass", "declared") or as_declared,
+                            group=case.group, detail=detail))
     return checks
 
 

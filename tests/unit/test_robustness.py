@@ -4,6 +4,7 @@ from dataclasses import replace
 
 import pytest
 
+from loadtests.classify import classify
 from loadtests.connection_cases import (
     CONNECTION_CASES,
     ConnectionCase,
@@ -12,7 +13,7 @@ from loadtests.connection_cases import (
     idle_connections,
     judge,
 )
-from loadtests.robustness import classify, slow_body_case, slow_headers_case
+from loadtests.robustness import slow_body_case, slow_headers_case
 from servebench.results.kinds import CaseResult
 from servers.knobs import stack_variant
 from servers.registry import STACKS, Deviation, get_stack
