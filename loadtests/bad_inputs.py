@@ -51,7 +51,7 @@ def ask(server: Server, cases: Sequence[BadCase], model: ModelSchema | None, sen
         started = time.perf_counter()
         status, body, no_answer = send(case, native)
         latency_ms = (time.perf_counter() - started) * 1000
-        ready = _ready(fresh, server)
+        ready = ready_after(fresh, server)
         error_body = status is not None and is_error_body(body)
         results.append(CaseResult(
             case=case.name, group=case.group, expected=case.status, declared=stack.expected_bad(case)[0],
@@ -61,7 +61,9 @@ def ask(server: Server, cases: Sequence[BadCase], model: ModelSchema | None, sen
     return results
 
 
-def _ready(fresh: httpx.Client, server: Server) -> bool:
+def ready_after(fresh: httpx.Client, server: Server) -> bool:
+    """The stack's readiness after a case, through `fresh`: a case may leave its own connection
+    closed or broken, and the check must not inherit it."""
     try:
         return fresh.get(server.url_for("ready")).status_code == 200
     except httpx.HTTPError:

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from loadtests.bad_inputs import ask, fresh_client, send_with
+from loadtests.bad_inputs import ask, fresh_client, ready_after, send_with
 from loadtests.connection_cases import (
     CONNECTION_CASES,
     ConnectionCase,
@@ -88,14 +88,6 @@ def _send_slowly(server: Server, native: NativeRequest, trickled: str) -> tuple[
     return answer.status, answer.body, ""
 
 
-def _ready(server: Server) -> bool:
-    """Readiness on a connection of its own: a case may leave the shared one closed."""
-    try:
-        return httpx.get(server.url_for("ready"), timeout=CASE_TIMEOUT_S).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
 SLOW_CASES = {"slow_body": "body", "slow_headers": "head"}
 
 
@@ -121,17 +113,19 @@ def connection_level(probe: Probe, cases: Sequence[ConnectionCase] = CONNECTION_
     server, stack = probe.server, probe.stack
     probe = replace(probe, baseline_s=measure_baseline(probe))
     results = []
-    for case in cases:
-        try:
-            seen = case.run(probe)
-        except OSError as error:  # could not even connect: the stack is down
-            seen = Seen(None, False, 0.0, "no", f"{type(error).__name__}: {error}")
-        ready = _ready(server)
-        results.append(CaseResult(
-            case=case.name, group=case.group, expected=case.expected, declared=declared_status(stack, case),
-            status=seen.status, error_body=seen.error_body, latency_ms=seen.latency_ms, ready_after=ready,
-            outcome=judge(stack, case, seen, ready), detail=seen.detail,
-        ))
+    with fresh_client(server, CASE_TIMEOUT_S) as fresh:
+        for case in cases:
+            try:
+                seen = case.run(probe)
+            except OSError as error:  # could not even connect: the stack is down
+                seen = Seen(None, False, 0.0, "no", f"{type(error).__name__}: {error}")
+            ready = ready_after(fresh, server)
+            results.append(CaseResult(
+                case=case.name, group=case.group, expected=case.expected,
+                declared=declared_status(stack, case), status=seen.status, error_body=seen.error_body,
+                latency_ms=seen.latency_ms, ready_after=ready, outcome=judge(stack, case, seen, ready),
+                detail=seen.detail,
+            ))
     return results
 
 
