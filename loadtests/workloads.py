@@ -80,7 +80,7 @@ PREDICTION_WORKLOADS = ("single", "batch", "seed_mix")
 # Durations: `quick` fits in ~3 minutes; `full` measures 1 s windows after 0.5 s warm-ups in
 # three fresh processes: every registered stack (15) in 18.6 minutes on a 2-core machine. Its
 # 1 s windows did not widen the repeats' median spread at p50 and req/s by more than a point
-# against 2 s windows, nor did the 0.5 s wrk warm-up (1 s before) widen it at all. `servebench
+# against 2 s windows, nor did the 0.5 s wrk warm-up (1 s before) widen that median. `servebench
 # run` prints the estimate computed from loadtests/run.py's overheads.
 _PROFILES = (
     RunProfile("quick", "one short look at each stack: single and seed_mix at 16 users, once",
