@@ -113,17 +113,24 @@ def check(request: CheckRequest, progress: Callable[[str], None] = print) -> tup
         base_commit=base_sha, head_commit=git_commit(), head_dirty=git_dirty(), attempts_made=0,
         exit_code=None, comparisons=[], failed={}, stacks=[])
     recorder = Recorder(request.results_dir, header)
+    everything = {name: _Measured() for name in request.stacks}
+    failed: dict[str, str] = {}
+    injected: dict[str, int] = {}
     with recorder.running(), kept_on(pinning.load):
         for attempt in range(1, request.attempts + 1):
-            measured, failed, injected = _measure(request, trees, model, pinning, recorder.root, progress)
+            # Each attempt adds `runs` processes per side to those already measured: an interval too
+            # wide to conclude narrows with more processes (the spread between processes is most of
+            # it), where measuring afresh would only draw another interval as wide.
+            _measure(request, trees, model, pinning, recorder.root, progress, everything, failed, injected)
+            measured = {n: m for n, m in everything.items() if n not in failed}
             comparisons = [compare(name, m.runs["base"], m.runs["head"], metric, reference.tolerances[metric])
                            for name, m in measured.items() for metric in METRICS]
             code = _verdict(comparisons, failed)
             if code != EXIT_UNMEASURED or failed or attempt == request.attempts:
                 break
-            # Only intervals too wide to conclude get a second chance; a stack that failed does not.
+            # Only intervals too wide to conclude get more processes; a stack that failed does not.
             progress(f"an interval straddles its tolerance (attempt {attempt}/{request.attempts}): "
-                     "measuring again")
+                     f"measuring {request.runs} more processes per side")
         for name, m in measured.items():
             recorder.record(CheckRecord(record_id=name, base=m.runs["base"], head=m.runs["head"],
                                         info=m.info, injected_slowdown_us=injected.get(name)))
@@ -146,13 +153,10 @@ def _verdict(comparisons: list[Comparison], failed: dict[str, str]) -> int:
 
 
 def _measure(request: CheckRequest, trees: dict[str, Path], model: ModelUnderTest, pinning: Pinning,
-             root: Path, progress: Callable[[str], None]
-             ) -> tuple[dict[str, _Measured], dict[str, str], dict[str, int]]:
-    """Each stack `runs` times per side, a fresh process each time, base and head alternating
-    (and which goes first alternating too), so drift and order cancel."""
-    measured = {name: _Measured() for name in request.stacks}
-    failed: dict[str, str] = {}
-    injected: dict[str, int] = {}
+             root: Path, progress: Callable[[str], None], measured: dict[str, _Measured],
+             failed: dict[str, str], injected: dict[str, int]) -> None:
+    """Each stack `runs` more times per side into `measured`, a fresh process each time, base
+    and head alternating (and which goes first alternating too), so drift and order cancel."""
     for run in range(request.runs):
         order = SIDES if run % 2 == 0 else SIDES[::-1]
         for name in request.stacks:
@@ -169,4 +173,3 @@ def _measure(request: CheckRequest, trees: dict[str, Path], model: ModelUnderTes
                 if problem:
                     failed[name] = problem
                     progress(f"{name} ({side}): could not measure: {problem}")
-    return {n: m for n, m in measured.items() if n not in failed}, failed, injected

@@ -33,8 +33,9 @@ def register(subparsers: Any) -> None:
                         help="inject a CPU-bound delay per predicted row into the head (to test the gate)")
     parser.add_argument("--runs", type=int,
                         help="fresh processes per stack and side (default: the baseline's)")
-    parser.add_argument("--attempts", type=int, default=2,
-                        help="measure again when the intervals were too wide to conclude")
+    parser.add_argument("--attempts", type=int, default=3,
+                        help="when an interval is too wide to conclude, measure `runs` more processes "
+                             "per side and judge them all together, up to this many times in all")
     parser.add_argument("--results-dir", type=Path, default=REPO_ROOT / "results")
     add_render_flag(parser)
     parser.set_defaults(func=run_check)
