@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from loadtests.faults import kill_a_worker_under_load, sigterm_under_load
@@ -67,6 +69,16 @@ def test_with_two_uvicorn_workers_metrics_count_every_worker() -> None:
     stack = STACKS["fastapi_threadpool"].with_knobs(workers=2)
     assert stack.aggregates_metrics
     with ServerProcess(stack) as server, httpx.Client(base_url=server.url) as client:
+        # The server is ready once a worker is; the other may still be loading its model (503).
+        # Ten fresh connections in a row answered ready: both workers have their model.
+        streak = 0
+        for _ in range(400):
+            with httpx.Client(base_url=server.url) as fresh:
+                streak = streak + 1 if fresh.get(stack.paths["ready"]).status_code == 200 else 0
+            if streak == 10:
+                break
+            time.sleep(0.05)
+        assert streak == 10, "both workers never answered ready"
         for _ in range(40):  # new connections land on both workers
             with httpx.Client(base_url=server.url) as fresh:
                 assert fresh.post(stack.paths["predict"], json=SEED_EXAMPLE).status_code == 200

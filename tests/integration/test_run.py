@@ -132,8 +132,10 @@ def test_wrk_refuses_mixed_workloads() -> None:
 
 def test_locust_master_with_two_workers_counts_like_the_server(tmp_path: Path) -> None:
     stack = "litserve_nobatch"  # several processes behind one port
-    config = dataclasses.replace(_config(tmp_path, (stack,), workloads=("seed_mix",), users=(4,)),
-                                 locust_workers=2)
+    # Two worker processes connect and spawn their users before any request: on a busy 2-core
+    # machine that took the whole of TINY's 0.5 s warm-up once, leaving it with no request.
+    config = dataclasses.replace(_config(tmp_path, (stack,), workloads=("seed_mix",), users=(4,),
+                                         warmup_s=2.0), locust_workers=2)
     root, _run = orchestrate(config)
     (record,) = [r for r in load_run(root).records if r.stack != "floor"]
     _assert_consistent(record)
