@@ -26,9 +26,12 @@ METRICS: tuple[Metric, ...] = ("p50", "p99", "health_p50")
 QUANTILE: dict[Metric, float] = {"p50": 0.50, "p99": 0.99, "health_p50": 0.50}
 # A change smaller than this is not called a regression even when it is significant.
 DEFAULT_TOLERANCE: dict[Metric, float] = {"p50": 0.10, "p99": 0.30, "health_p50": 0.10}
-# The statistics whose inconclusive verdict makes the check unable to conclude (exit 2); a
-# p99 from a few hundred samples per process is reported, and gates only when it is clear.
-GATING: tuple[Metric, ...] = ("p50", "health_p50")
+# The statistics whose inconclusive verdict makes the check unable to conclude (exit 2). The
+# others gate only when their regression is clear: a p99 rests on a few hundred samples per
+# process, and health_p50 is an absolute latency, whose spread between fresh processes (271-434
+# µs on one 2-core machine) left its interval wider than 10 % even with 24 processes a side,
+# where the pairing of the p50 ratio cancels that spread.
+GATING: tuple[Metric, ...] = ("p50",)
 
 Verdict = Literal["REGRESSION", "improved", "ok", "inconclusive"]
 

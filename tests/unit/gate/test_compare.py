@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from loadtests.gate.compare import compare, statistic
+from loadtests.gate.compare import Comparison, compare, statistic
 from loadtests.gate.sampler import Rounds
 
 
@@ -81,3 +81,18 @@ def test_a_disturbed_host_makes_a_verdict_inconclusive_never_a_regression() -> N
     result = compare("s", base, head, "health_p50")
     assert result.high - result.low > 0.2
     assert result.verdict == "inconclusive"
+
+
+def _judged(metric: str, low: float, high: float) -> Comparison:
+    return Comparison("s", metric, (low + high) / 2, low, high, 0.10, 1.0, 1.0, 1.0, 1.0)  # type: ignore[arg-type]
+
+
+def test_only_an_unsure_p50_leaves_the_check_unable_to_conclude() -> None:
+    from loadtests.gate.check import EXIT_PASS, EXIT_REGRESSION, EXIT_UNMEASURED, _verdict
+
+    calm = [_judged("p50", -0.02, 0.05), _judged("p99", -0.1, 0.2)]
+    # An absolute /health latency straddling its tolerance is reported, not gating...
+    assert _verdict([*calm, _judged("health_p50", -0.04, 0.11)], {}) == EXIT_PASS
+    # ...but gates once its whole interval lies above it; an unsure p50 cannot conclude.
+    assert _verdict([*calm, _judged("health_p50", 0.12, 0.3)], {}) == EXIT_REGRESSION
+    assert _verdict([_judged("p50", -0.02, 0.12), _judged("health_p50", -0.04, 0.05)], {}) == EXIT_UNMEASURED
