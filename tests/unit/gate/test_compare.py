@@ -3,7 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from loadtests.gate.compare import Comparison, compare, statistic
+from loadtests.gate.check import EXIT_PASS, EXIT_REGRESSION, EXIT_UNMEASURED, _verdict
+from loadtests.gate.compare import Comparison, Metric, compare, statistic
 from loadtests.gate.sampler import Rounds
 
 
@@ -83,13 +84,11 @@ def test_a_disturbed_host_makes_a_verdict_inconclusive_never_a_regression() -> N
     assert result.verdict == "inconclusive"
 
 
-def _judged(metric: str, low: float, high: float) -> Comparison:
-    return Comparison("s", metric, (low + high) / 2, low, high, 0.10, 1.0, 1.0, 1.0, 1.0)  # type: ignore[arg-type]
+def _judged(metric: Metric, low: float, high: float) -> Comparison:
+    return Comparison("s", metric, (low + high) / 2, low, high, 0.10, 1.0, 1.0, 1.0, 1.0)
 
 
 def test_only_an_unsure_p50_leaves_the_check_unable_to_conclude() -> None:
-    from loadtests.gate.check import EXIT_PASS, EXIT_REGRESSION, EXIT_UNMEASURED, _verdict
-
     calm = [_judged("p50", -0.02, 0.05), _judged("p99", -0.1, 0.2)]
     # An absolute /health latency straddling its tolerance is reported, not gating...
     assert _verdict([*calm, _judged("health_p50", -0.04, 0.11)], {}) == EXIT_PASS
